@@ -1,0 +1,57 @@
+//! The `keyward` command line (DESIGN.md section 5). Each command parses its
+//! input, calls the engine and maps the result to output and an exit code;
+//! none of them holds logic of its own.
+
+mod catalog;
+mod check;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use keyward_scopes::Catalog;
+
+#[derive(Parser)]
+#[command(
+    name = "keyward",
+    version,
+    about = "Scoped API keys: catalog, verification, lifecycle"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One decision against a catalog: no server, no database.
+    /// Exit 0 allowed, 1 denied, 2 bad input.
+    Check(check::CheckArgs),
+    /// Validate or export a scope catalog.
+    #[command(subcommand)]
+    Catalog(catalog::CatalogCommand),
+}
+
+/// Exit code for bad input (unknown scope, bad catalog, bad flags).
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Catalog(command) => catalog::run(command),
+    }
+}
+
+/// Reads and validates a catalog file; errors are `file:line:col: message`.
+pub(crate) fn load_catalog(path: &Path) -> Result<Catalog, String> {
+    let label = path.display().to_string();
+    let source = std::fs::read(path).map_err(|e| format!("{label}: cannot read the catalog: {e}"))?;
+    let source = String::from_utf8(source).map_err(|e| {
+        format!(
+            "{label}: the catalog is not UTF-8 (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    Catalog::from_toml(&label, &source).map_err(|e| e.to_string())
+}

@@ -1,0 +1,5 @@
+//! keyward: the service around the scope engine (`keyward-scopes`).
+//!
+//! - `cli/`: the `keyward` command line.
+
+pub mod cli;

@@ -1,0 +1,163 @@
+//! The decision: may a key with these grants make this request?
+//!
+//! `decide` and `decide_route` do no I/O and no allocation for paths without
+//! percent-encoding: a route lookup in the prebuilt matcher and one subset
+//! test of the route's required set against the key's effective set. The
+//! names (`required`, `missing`) are produced only when asked for.
+
+use crate::bitset::{ScopeId, ScopeSet};
+use crate::catalog::{Catalog, Route, UnknownRoutes};
+use crate::grant::{Grants, Requirement};
+use crate::path::{self, PathRejection};
+use crate::route::Method;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Allowed,
+    InsufficientScope,
+    UnknownRoute,
+}
+
+impl Outcome {
+    /// The `code` of DESIGN.md section 5.
+    pub fn code(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "VALID",
+            Outcome::InsufficientScope => "INSUFFICIENT_SCOPE",
+            Outcome::UnknownRoute => "UNKNOWN_ROUTE",
+        }
+    }
+}
+
+/// Why a request matched no route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoRoute {
+    /// The method is not one a route can list.
+    UnknownMethod,
+    /// The path is confusing; it matches nothing, whatever the catalog says.
+    Rejected(PathRejection),
+    /// Nothing in the catalog matches.
+    NoMatch,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Decision<'a> {
+    outcome: Outcome,
+    catalog: &'a Catalog,
+    required: &'a ScopeSet,
+    effective: &'a ScopeSet,
+    route: Option<&'a Route>,
+    no_route: Option<NoRoute>,
+}
+
+impl<'a> Decision<'a> {
+    pub fn allowed(&self) -> bool {
+        self.outcome == Outcome::Allowed
+    }
+
+    pub fn outcome(&self) -> Outcome {
+        self.outcome
+    }
+
+    /// The matched route, for route decisions.
+    pub fn route(&self) -> Option<&'a Route> {
+        self.route
+    }
+
+    /// Why no route matched, for `UNKNOWN_ROUTE` (or an allowed unknown
+    /// route under `unknown_routes = "allow"`).
+    pub fn no_route(&self) -> Option<NoRoute> {
+        self.no_route
+    }
+
+    pub fn required_ids(&self) -> impl Iterator<Item = ScopeId> + 'a {
+        self.required.iter()
+    }
+
+    /// Required scopes not covered, in catalog order.
+    pub fn missing_ids(&self) -> impl Iterator<Item = ScopeId> + 'a {
+        self.required.difference(self.effective)
+    }
+
+    pub fn required(&self) -> Vec<&'a str> {
+        let catalog = self.catalog;
+        self.required_ids().map(|id| catalog.scope_name(id)).collect()
+    }
+
+    pub fn missing(&self) -> Vec<&'a str> {
+        let catalog = self.catalog;
+        self.missing_ids().map(|id| catalog.scope_name(id)).collect()
+    }
+}
+
+impl Catalog {
+    /// The effective set of grants compiled against another catalog is
+    /// treated as empty: fail closed.
+    fn effective<'a>(&'a self, grants: &'a Grants) -> &'a ScopeSet {
+        if grants.catalog == self.id {
+            &grants.effective
+        } else {
+            &self.nothing
+        }
+    }
+
+    /// May a key holding `grants` do something that needs `required`?
+    pub fn decide<'a>(&'a self, grants: &'a Grants, required: &'a Requirement) -> Decision<'a> {
+        let effective = self.effective(grants);
+        let outcome = if required.scopes.is_subset_of(effective) {
+            Outcome::Allowed
+        } else {
+            Outcome::InsufficientScope
+        };
+        Decision {
+            outcome,
+            catalog: self,
+            required: &required.scopes,
+            effective,
+            route: None,
+            no_route: None,
+        }
+    }
+
+    /// May a key holding `grants` make this request? `path` is the request
+    /// target as sent (percent-encoded, query string allowed).
+    pub fn decide_route<'a>(&'a self, grants: &'a Grants, method: &str, path: &str) -> Decision<'a> {
+        let effective = self.effective(grants);
+        let found = Method::parse(method).ok_or(NoRoute::UnknownMethod).and_then(|method| {
+            let normalized = path::normalize(path).map_err(NoRoute::Rejected)?;
+            self.router.find(method, &normalized).ok_or(NoRoute::NoMatch)
+        });
+        match found.map(|id| self.route(id)) {
+            Ok(Some(route)) => {
+                let outcome = if route.required.is_subset_of(effective) {
+                    Outcome::Allowed
+                } else {
+                    Outcome::InsufficientScope
+                };
+                Decision {
+                    outcome,
+                    catalog: self,
+                    required: &route.required,
+                    effective,
+                    route: Some(route),
+                    no_route: None,
+                }
+            }
+            Ok(None) => self.unknown_route(effective, NoRoute::NoMatch),
+            Err(why) => self.unknown_route(effective, why),
+        }
+    }
+
+    fn unknown_route<'a>(&'a self, effective: &'a ScopeSet, why: NoRoute) -> Decision<'a> {
+        let allow = self.api().unknown_routes == UnknownRoutes::Allow && why == NoRoute::NoMatch;
+        let outcome = if allow { Outcome::Allowed } else { Outcome::UnknownRoute };
+        Decision {
+            outcome,
+            catalog: self,
+            required: &self.nothing,
+            effective,
+            route: None,
+            no_route: Some(why),
+        }
+    }
+}
