@@ -131,7 +131,11 @@ impl Catalog {
             Err(e) => {
                 let span = e.span().unwrap_or(0..0);
                 let message: Vec<&str> = e.message().lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-                diag.error(span, message.join("; "));
+                let message = match message.join("; ") {
+                    m if m.is_empty() => "invalid TOML here (a stray carriage return or control character?)".to_owned(),
+                    m => m,
+                };
+                diag.error(span, message);
                 return Err(diag.into_errors(file));
             }
         };

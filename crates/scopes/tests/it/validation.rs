@@ -256,3 +256,12 @@ fn all_problems_are_reported_at_once_in_file_order() {
     assert!(errs[0].starts_with("test.toml:7:11:"));
     assert!(errs[1].starts_with("test.toml:7:28:"));
 }
+
+#[test]
+fn a_stray_carriage_return_gets_a_message() {
+    let errs = errors(&with_api("[resources.contacts]\n\ractions.read = \"r\"\n"));
+    assert!(
+        errs[0].starts_with("test.toml:5:1: ") && errs[0].len() > "test.toml:5:1: ".len(),
+        "{errs:?}"
+    );
+}
