@@ -1,0 +1,134 @@
+//! `keyward catalog validate` and `keyward catalog export`.
+
+use super::{example, keyward, stderr, stdout, temp_catalog};
+
+#[test]
+fn every_example_catalog_validates() {
+    for name in ["surveys", "coldsend", "voice-agents", "atender"] {
+        let out = keyward(&["catalog", "validate", &example(name)]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
+        assert!(stdout(&out).contains(": ok: "));
+    }
+}
+
+#[test]
+fn validate_prints_file_line_col_for_every_problem_and_fails() {
+    let (_dir, path) = temp_catalog(
+        "[api]\nname = \"x\"\nkey_prefix = \"kwm\"\n[resources.contacts]\nactions.read = \"r\"\n[bundles.b]\nscopes = [\"contacts:raed\"]\n",
+    );
+    let out = keyward(&["catalog", "validate", &path]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert_eq!(
+        lines[0],
+        format!("{path}:3:14: key_prefix `kwm` is reserved for keyward's management keys")
+    );
+    assert_eq!(
+        lines[1],
+        format!("{path}:7:11: bundle `b`: unknown scope `contacts:raed` (did you mean `contacts:read`?)")
+    );
+}
+
+#[test]
+fn validate_rejects_files_that_are_not_utf8() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.toml");
+    std::fs::write(&path, b"[api]\nname = \"caf\xe9\"\n").unwrap();
+    let out = keyward(&["catalog", "validate", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not UTF-8"));
+}
+
+#[test]
+fn export_json_typescript_and_markdown() {
+    let atender = example("atender");
+    let json = keyward(&["catalog", "export", &atender, "--format", "json"]);
+    assert_eq!(json.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["api"]["name"], "Atender");
+    assert_eq!(v["scopes"].as_array().unwrap().len(), 40);
+
+    let ts = keyward(&["catalog", "export", &atender, "--format", "typescript"]);
+    assert_eq!(ts.status.code(), Some(0));
+    assert!(stdout(&ts).contains("export type Scope = (typeof SCOPES)[number];"));
+
+    let md = keyward(&["catalog", "export", &atender, "--format", "markdown"]);
+    assert_eq!(md.status.code(), Some(0));
+    assert!(stdout(&md).contains("### Knowledge Base\n\n| Scope | Description |"));
+
+    let bad = keyward(&["catalog", "export", &atender, "--format", "yaml"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+/// `tsc` from the npm registry, installed once under `target/`.
+fn tsc() -> std::path::PathBuf {
+    let prefix: std::path::PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "..",
+        "..",
+        "target",
+        "test-tools",
+        "typescript",
+    ]
+    .iter()
+    .collect();
+    let bin = prefix.join("node_modules/.bin/tsc");
+    if !bin.exists() {
+        let status = std::process::Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg("typescript@5")
+            .status()
+            .expect("this test needs node and npm to install TypeScript (apt install nodejs npm)");
+        assert!(
+            status.success(),
+            "npm install typescript@5 failed: is the npm registry reachable?"
+        );
+    }
+    bin
+}
+
+#[test]
+fn the_typescript_export_type_checks_with_tsc() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["surveys", "coldsend", "voice-agents", "atender"] {
+        let out = keyward(&["catalog", "export", &example(name), "--format", "typescript"]);
+        std::fs::write(dir.path().join(format!("{}.ts", name.replace('-', "_"))), &out.stdout).unwrap();
+    }
+    // A client using the types: a wrong scope must not type-check.
+    std::fs::write(
+        dir.path().join("client.ts"),
+        "import { Grant, Scope, BUNDLE_SCOPES } from './atender';\n\
+         const ok: Grant[] = ['basic', 'knowledge:write', 'contacts:*'];\n\
+         const s: Scope = 'analytics:write';\n\
+         const b: readonly Scope[] = BUNDLE_SCOPES.basic;\n\
+         export { ok, s, b };\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("wrong.ts"),
+        "import { Grant } from './atender';\nexport const g: Grant = 'analytics:write';\n",
+    )
+    .unwrap();
+    let check = |files: &[&str]| {
+        std::process::Command::new(tsc())
+            .args(["--strict", "--noEmit", "--target", "es2020", "--module", "es2020"])
+            .args(files)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let ok = check(&[
+        "surveys.ts",
+        "coldsend.ts",
+        "voice_agents.ts",
+        "atender.ts",
+        "client.ts",
+    ]);
+    assert!(ok.status.success(), "{}", stdout(&ok));
+    let wrong = check(&["wrong.ts"]);
+    assert!(!wrong.status.success(), "a non-grantable scope must not be a Grant");
+    assert!(stdout(&wrong).contains("analytics:write"), "{}", stdout(&wrong));
+}
