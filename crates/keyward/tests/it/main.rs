@@ -1,6 +1,9 @@
 //! keyward's integration tests: one binary, a module per concern. They run
 //! the real `keyward` executable.
 
+// Test helpers may fail loudly: a panic is a test failure with a message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod catalog_commands;
 mod check;
 

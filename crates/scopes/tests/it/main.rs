@@ -1,5 +1,8 @@
 //! The scope engine's integration tests: one binary, a module per concern.
 
+// Test helpers may fail loudly: a panic is a test failure with a message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod decisions;
 mod exports;
 mod properties;
