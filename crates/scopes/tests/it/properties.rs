@@ -18,16 +18,20 @@ enum Seg {
     CatchAll,
 }
 
+/// (name, [(action, grantable)] in order, own implies table)
+type ModelResource = (String, Vec<(String, bool)>, Option<Vec<(String, String)>>);
+/// (methods, template segments, trailing slash, required scopes)
+type ModelRoute = (Vec<String>, Vec<Seg>, bool, Vec<String>);
+
 #[derive(Debug, Clone)]
 struct Model {
-    /// resource name -> (action, grantable) in order
-    resources: Vec<(String, Vec<(String, bool)>, Option<Vec<(String, String)>>)>,
+    resources: Vec<ModelResource>,
     implies: Vec<(String, String)>,
     resource_wildcards: Vec<String>,
     global_wildcards: Vec<String>,
     superscopes: Vec<String>,
     bundles: Vec<(String, Vec<String>)>,
-    routes: Vec<(Vec<String>, Vec<Seg>, bool, Vec<String>)>,
+    routes: Vec<ModelRoute>,
     allow_unknown: bool,
 }
 
