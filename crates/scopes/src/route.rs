@@ -9,6 +9,8 @@
 
 use std::fmt;
 
+use rustc_hash::FxHashMap;
+
 pub type RouteId = u32;
 
 /// The methods a route may list (DESIGN.md section 8).
@@ -194,10 +196,16 @@ impl MethodTable {
     }
 }
 
+/// Above this many literal children, a node looks them up by hash.
+const LINEAR_LOOKUP_MAX: usize = 6;
+
 #[derive(Debug, Clone, Default)]
 struct Node {
-    /// Sorted by segment so lookups are a binary search.
     literals: Vec<(Box<str>, Node)>,
+    /// Index into `literals`, built by `finish` for nodes with many. The
+    /// keys come from the catalog, never from requests, so a fast
+    /// non-keyed hash is safe here.
+    literal_index: Option<FxHashMap<Box<str>, usize>>,
     param: Option<Box<Node>>,
     catch_all: Option<MethodTable>,
     end: Option<MethodTable>,
@@ -218,11 +226,11 @@ impl Router {
         for segment in template.segments() {
             match segment {
                 Segment::Literal(lit) => {
-                    let pos = match node.literals.binary_search_by(|(l, _)| (**l).cmp(lit)) {
-                        Ok(pos) => pos,
-                        Err(pos) => {
-                            node.literals.insert(pos, (lit.clone(), Node::default()));
-                            pos
+                    let pos = match node.literals.iter().position(|(l, _)| l == lit) {
+                        Some(pos) => pos,
+                        None => {
+                            node.literals.push((lit.clone(), Node::default()));
+                            node.literals.len() - 1
                         }
                     };
                     node = &mut node.literals[pos].1;
@@ -250,6 +258,15 @@ impl Router {
             for table in node.end.iter_mut().chain(node.catch_all.iter_mut()) {
                 table.fill_head_from_get();
             }
+            if node.literals.len() > LINEAR_LOOKUP_MAX {
+                let index = node
+                    .literals
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (l, _))| (l.clone(), i))
+                    .collect();
+                node.literal_index = Some(index);
+            }
             for (_, child) in &mut node.literals {
                 walk(child);
             }
@@ -267,20 +284,32 @@ impl Router {
     }
 }
 
+impl Node {
+    #[inline]
+    fn literal(&self, segment: &str) -> Option<&Node> {
+        let pos = match &self.literal_index {
+            Some(index) => *index.get(segment)?,
+            None => self
+                .literals
+                .iter()
+                .position(|(l, _)| l.len() == segment.len() && **l == *segment)?,
+        };
+        self.literals.get(pos).map(|(_, node)| node)
+    }
+}
+
 /// `rest` is the path after the `/` that leads to `node`.
 fn find_in(node: &Node, method: Method, rest: &str) -> Option<RouteId> {
-    let (segment, tail) = match rest.split_once('/') {
-        Some((segment, tail)) => (segment, Some(tail)),
+    let (segment, tail) = match rest.as_bytes().iter().position(|&b| b == b'/') {
+        Some(slash) => (&rest[..slash], Some(&rest[slash + 1..])),
         None => (rest, None),
     };
     let here = |n: &Node| match tail {
         None => n.end.as_ref().and_then(|t| t.get(method)),
         Some(tail) => find_in(n, method, tail),
     };
-    if let Ok(pos) = node.literals.binary_search_by(|(l, _)| (**l).cmp(segment)) {
-        if let Some(found) = here(&node.literals[pos].1) {
-            return Some(found);
-        }
+    if let Some(found) = node.literal(segment).and_then(here) {
+        return Some(found);
     }
     if !segment.is_empty() {
         if let Some(found) = node.param.as_deref().and_then(here) {
