@@ -264,17 +264,12 @@ struct Builder<'d, 's> {
     source: &'s str,
 }
 
-/// Names from an optional list, checked for grammar and duplicates.
-struct NameList {
-    names: Vec<String>,
-}
-
 impl Builder<'_, '_> {
     fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
         self.diag.error(span, message);
     }
 
-    fn build(mut self, raw: RawCatalog) -> Option<Catalog> {
+    fn build(mut self, raw: RawCatalog) -> Catalog {
         let api_span = raw.api.span();
         let api = self.api(raw.api.get_ref());
         let mut resources = Vec::new();
@@ -408,7 +403,7 @@ impl Builder<'_, '_> {
         self.grant_names(&raw, &mut catalog);
         self.bundles(&raw, &mut catalog);
         self.routes(&raw, &mut catalog);
-        Some(catalog)
+        catalog
     }
 
     fn api(&mut self, raw: &RawApi) -> Api {
@@ -435,7 +430,7 @@ impl Builder<'_, '_> {
             is_key_part,
             "1-16 lower-case letters and digits, starting with a letter",
         );
-        if environments.names.is_empty() {
+        if environments.is_empty() {
             if let Some(list) = &raw.environments {
                 self.error(
                     list.span(),
@@ -476,15 +471,16 @@ impl Builder<'_, '_> {
             name,
             description: raw.description.clone(),
             key_prefix: prefix.clone(),
-            environments: environments.names,
-            resource_wildcards: resource_wildcards.names,
-            global_wildcards: global_wildcards.names,
-            superscopes: superscopes.names,
+            environments,
+            resource_wildcards,
+            global_wildcards,
+            superscopes,
             unknown_routes,
             method_override: raw.method_override,
         }
     }
 
+    /// Names from an optional list, checked for grammar and duplicates.
     fn name_list(
         &mut self,
         list: Option<&Names>,
@@ -492,11 +488,9 @@ impl Builder<'_, '_> {
         default: &[&str],
         valid: fn(&str) -> bool,
         grammar: &str,
-    ) -> NameList {
+    ) -> Vec<String> {
         let Some(list) = list else {
-            return NameList {
-                names: default.iter().map(|s| (*s).to_owned()).collect(),
-            };
+            return default.iter().map(|s| (*s).to_owned()).collect();
         };
         let mut names: Vec<String> = Vec::new();
         for item in list.get_ref() {
@@ -512,7 +506,7 @@ impl Builder<'_, '_> {
                 names.push(value.clone());
             }
         }
-        NameList { names }
+        names
     }
 
     fn implies_table(
