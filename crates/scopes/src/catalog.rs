@@ -144,9 +144,10 @@ impl Catalog {
             source,
         }
         .build(raw);
-        match catalog {
-            Some(catalog) if diag.is_empty() => Ok(catalog),
-            _ => Err(diag.into_errors(file)),
+        if diag.is_empty() {
+            Ok(catalog)
+        } else {
+            Err(diag.into_errors(file))
         }
     }
 
