@@ -2,8 +2,11 @@
 //! input, calls the engine and maps the result to output and an exit code;
 //! none of them holds logic of its own.
 
+mod admin;
 mod catalog;
 mod check;
+pub mod context;
+mod keys;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -30,6 +33,22 @@ enum Command {
     /// Validate or export a scope catalog.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
+    /// Create, list, show, revoke and rotate keys, directly on the database.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+        #[command(flatten)]
+        store: context::StoreArgs,
+        #[command(flatten)]
+        catalog: context::CatalogArgs,
+    },
+    /// Management keys, directly on the database.
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+        #[command(flatten)]
+        store: context::StoreArgs,
+    },
 }
 
 /// Exit code for bad input (unknown scope, bad catalog, bad flags).
@@ -40,6 +59,12 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Catalog(command) => catalog::run(command),
+        Command::Keys {
+            command,
+            store,
+            catalog,
+        } => keys::run(command, store, catalog),
+        Command::Admin { command, store } => admin::run(command, store),
     }
 }
 

@@ -6,6 +6,9 @@
 
 mod catalog_commands;
 mod check;
+mod keys_commands;
+mod lifecycle;
+mod support;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -1,0 +1,78 @@
+//! `keyward admin create-key|list-keys|revoke-key`: management keys, directly
+//! on the database (also how a PostgreSQL deployment gets its first one).
+
+use clap::Subcommand;
+
+use super::context::{cli_actor, finish, open_store, runtime, table, Failure, StoreArgs};
+use crate::keys::service::{create_management_key, revoke_management_key};
+use crate::keys::KeyError;
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Create a management key; prints it alone on stdout (shown this once).
+    CreateKey {
+        #[arg(long)]
+        name: String,
+        /// Limit the key to one account.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// List management keys.
+    ListKeys {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a management key: permanent.
+    RevokeKey { id: String },
+}
+
+pub fn run(command: AdminCommand, store: StoreArgs) -> std::process::ExitCode {
+    finish(runtime().map_err(Failure::from).and_then(|rt| {
+        rt.block_on(async {
+            let store = open_store(&store).await?;
+            let result = execute(&store, command).await;
+            store.close().await;
+            result
+        })
+    }))
+}
+
+async fn execute(store: &crate::store::Store, command: AdminCommand) -> Result<(), Failure> {
+    let actor = cli_actor();
+    match command {
+        AdminCommand::CreateKey { name, account } => {
+            let (_, secret) = create_management_key(store, &name, account.as_deref(), &actor).await?;
+            println!("{}", secret.reveal());
+        }
+        AdminCommand::ListKeys { json } => {
+            let keys = store.list_management_keys().await.map_err(KeyError::from)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&keys).unwrap_or_default());
+            } else {
+                let rows: Vec<Vec<String>> = keys
+                    .iter()
+                    .map(|k| {
+                        let status = if k.revoked_at.is_some() { "revoked" } else { "active" };
+                        vec![
+                            k.id.clone(),
+                            k.name.clone(),
+                            k.account.clone().unwrap_or_else(|| "(all)".to_owned()),
+                            status.to_owned(),
+                            k.start.clone(),
+                            k.created_at.to_rfc3339(),
+                        ]
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    table(&["ID", "NAME", "ACCOUNT", "STATUS", "START", "CREATED"], &rows)
+                );
+            }
+        }
+        AdminCommand::RevokeKey { id } => {
+            let revoked = revoke_management_key(store, &id, &actor).await?;
+            println!("revoked {} ({})", revoked.id, revoked.name);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! What the `keys` and `admin` commands share: where the store is, which
+//! catalog applies, who is acting, and how errors become exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use keyward_scopes::Catalog;
+
+use super::EXIT_BAD_INPUT;
+use crate::keys::{KeyError, KeyService};
+use crate::store::{Location, Store};
+
+/// The catalog used when there is neither `--config` nor `./keyward.toml`.
+pub const DEMO_CATALOG: &str = include_str!("../../../../examples/catalogs/coldsend.toml");
+pub const DEFAULT_CATALOG_FILE: &str = "keyward.toml";
+pub const DEFAULT_DATA_DIR: &str = "keyward-data";
+
+#[derive(Args, Clone, Debug)]
+pub struct StoreArgs {
+    /// Directory of the embedded SQLite database.
+    #[arg(long, env = "KEYWARD_DATA_DIR", default_value = DEFAULT_DATA_DIR, global = true)]
+    pub data_dir: PathBuf,
+    /// A PostgreSQL URL (`postgres://...`); the embedded SQLite when absent.
+    #[arg(long, env = "KEYWARD_DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+impl StoreArgs {
+    pub fn location(&self) -> Location {
+        Location::new(&self.data_dir, self.database_url.as_deref())
+    }
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct CatalogArgs {
+    /// The catalog file (default: ./keyward.toml, else the built-in demo).
+    #[arg(long, env = "KEYWARD_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+impl CatalogArgs {
+    pub fn load(&self) -> Result<Catalog, String> {
+        match &self.config {
+            Some(path) => super::load_catalog(path),
+            None if Path::new(DEFAULT_CATALOG_FILE).exists() => super::load_catalog(Path::new(DEFAULT_CATALOG_FILE)),
+            None => Catalog::from_toml("<built-in demo catalog>", DEMO_CATALOG).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// Who the audit trail names for a command run from a terminal.
+pub fn cli_actor() -> String {
+    let user = std::env::var("USER").unwrap_or_default();
+    if user.is_empty() {
+        "cli".to_owned()
+    } else {
+        format!("cli:{user}")
+    }
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+pub async fn open_store(args: &StoreArgs) -> Result<Store, String> {
+    Store::open(&args.location())
+        .await
+        .map_err(|e| format!("{e} ({:?})", args.location()))
+}
+
+pub async fn service(store: &StoreArgs, catalog: &CatalogArgs) -> Result<KeyService, String> {
+    let catalog = catalog.load()?;
+    Ok(KeyService::new(open_store(store).await?, Arc::new(catalog)))
+}
+
+/// A failure of a command: its message and exit code.
+pub struct Failure {
+    pub message: String,
+    pub code: u8,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure { message, code: 1 }
+    }
+}
+
+impl From<KeyError> for Failure {
+    fn from(e: KeyError) -> Self {
+        let code = match e {
+            KeyError::Invalid { .. } => EXIT_BAD_INPUT,
+            _ => 1,
+        };
+        Failure {
+            message: e.to_string(),
+            code,
+        }
+    }
+}
+
+pub fn bad_input(message: impl Into<String>) -> Failure {
+    Failure {
+        message: message.into(),
+        code: EXIT_BAD_INPUT,
+    }
+}
+
+pub fn finish(result: Result<(), Failure>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// Left-aligned columns for people.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        padded.join("  ").trim_end().to_owned() + "\n"
+    };
+    let mut out = line(headers.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}

@@ -1,0 +1,119 @@
+//! What keyward knows about a key: its record (never its plaintext), its
+//! derived status, and the audit events of its life.
+
+use serde::Serialize;
+
+use crate::time::Millis;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Expired => "expired",
+            Status::Revoked => "revoked",
+        }
+    }
+}
+
+/// Which keys a listing wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    Active,
+    Expired,
+    Revoked,
+    All,
+}
+
+impl std::str::FromStr for StatusFilter {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "active" => Ok(StatusFilter::Active),
+            "expired" => Ok(StatusFilter::Expired),
+            "revoked" => Ok(StatusFilter::Revoked),
+            "all" => Ok(StatusFilter::All),
+            other => Err(format!("status `{other}` must be one of active, expired, revoked, all")),
+        }
+    }
+}
+
+/// A customer key as stored. There is no way to build one with a cleared
+/// revocation from a revoked one: the store only ever sets `revoked_at`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyRecord {
+    pub id: String,
+    pub account: String,
+    pub name: String,
+    pub environment: String,
+    /// The grants as given.
+    pub scopes: Vec<String>,
+    pub start: String,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub created_at: Millis,
+    pub created_by: String,
+    pub expires_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
+    pub revoked_by: Option<String>,
+    pub revoke_reason: Option<String>,
+    /// The key that replaced this one by rotation.
+    pub rotated_to: Option<String>,
+    pub last_used_at: Option<Millis>,
+}
+
+impl KeyRecord {
+    /// Revoked wins over expired; a key expires at `expires_at` exactly.
+    pub fn status(&self, now: Millis) -> Status {
+        if self.revoked_at.is_some() {
+            Status::Revoked
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            Status::Expired
+        } else {
+            Status::Active
+        }
+    }
+}
+
+/// A management key as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ManagementKeyRecord {
+    pub id: String,
+    pub name: String,
+    /// The one account this key may act on, if limited.
+    pub account: Option<String>,
+    pub start: String,
+    pub created_at: Millis,
+    pub created_by: String,
+    pub revoked_at: Option<Millis>,
+    pub revoked_by: Option<String>,
+    pub last_used_at: Option<Millis>,
+}
+
+/// One entry of the append-only audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEvent {
+    pub id: String,
+    pub at: Millis,
+    pub actor: String,
+    /// `key.created`, `key.updated`, `key.revoked`, `key.rotated`,
+    /// `management_key.created`, `management_key.revoked`.
+    pub action: String,
+    pub account: Option<String>,
+    pub key_id: Option<String>,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// A page of a listing, newest first, with the cursor of the next page.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}

@@ -1,0 +1,236 @@
+//! The key store: SQLite (embedded default, one file, WAL) or PostgreSQL
+//! (shared by many nodes), behind one interface.
+//!
+//! Both backends run the same SQL text (`$1` placeholders, `RETURNING`) and
+//! the versioned migrations in `migrations/<backend>/`, applied at open.
+//! Write transactions take their locks first: `BEGIN IMMEDIATE` on SQLite
+//! (so two processes never deadlock upgrading a read lock), `FOR UPDATE` on
+//! PostgreSQL. Every change and its audit event commit together.
+//!
+//! The store never sees a key's plaintext: only its SHA-256 digest.
+
+/// Runs the same code on whichever pool the store has.
+macro_rules! on_backend {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite($pool) => $body,
+            $crate::store::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` in a write transaction and commits it; an early return
+/// (`?`) rolls back. `$lock` is the suffix that row-locks a `SELECT` on this
+/// backend (empty on SQLite, whose `BEGIN IMMEDIATE` already holds the
+/// write lock).
+macro_rules! write_tx {
+    ($store:expr, $tx:ident, $lock:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite(pool) => {
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let $lock = "";
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            $crate::store::Backend::Postgres(pool) => {
+                let mut $tx = pool.begin().await?;
+                let $lock = " FOR UPDATE";
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
+mod audit;
+mod keys;
+mod management;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub use keys::{decode_cursor, KeyChanges, NewKeyRow, Refusal, RotationRowsOwned};
+pub use management::NewManagementKey;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage is unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("cannot prepare the database: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error("stored data is not what keyward wrote: {0}")]
+    Corrupt(String),
+    #[error("the OS random generator failed: {0}")]
+    Random(getrandom::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Unavailable(e)
+    }
+}
+
+impl From<getrandom::Error> for StoreError {
+    fn from(e: getrandom::Error) -> Self {
+        StoreError::Random(e)
+    }
+}
+
+#[derive(Clone)]
+pub(crate) enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A handle on the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) backend: Backend,
+}
+
+/// Where the store is: the embedded SQLite file or a PostgreSQL URL.
+#[derive(Clone)]
+pub enum Location {
+    Embedded { data_dir: PathBuf },
+    Postgres { url: String },
+}
+
+impl std::fmt::Debug for Location {
+    /// URLs may carry a password: never print one.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Embedded { data_dir } => write!(f, "Embedded({})", data_dir.display()),
+            Location::Postgres { url } => write!(f, "Postgres({})", redact_url(url)),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+impl Location {
+    pub fn new(data_dir: &Path, database_url: Option<&str>) -> Location {
+        match database_url {
+            Some(url) if !url.starts_with("sqlite:") => Location::Postgres { url: url.to_owned() },
+            _ => Location::Embedded {
+                data_dir: data_dir.to_owned(),
+            },
+        }
+    }
+}
+
+pub const SQLITE_FILE: &str = "keyward.db";
+
+impl Store {
+    pub async fn open(location: &Location) -> Result<Store, StoreError> {
+        match location {
+            Location::Embedded { data_dir } => Store::open_sqlite(&data_dir.join(SQLITE_FILE)).await,
+            Location::Postgres { url } => Store::open_postgres(url).await,
+        }
+    }
+
+    /// Opens (creating it if needed) the SQLite file and migrates it.
+    pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir).map_err(|source| StoreError::DataDir {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Store {
+            backend: Backend::Sqlite(pool),
+        })
+    }
+
+    /// Connects to PostgreSQL and migrates the database.
+    pub async fn open_postgres(url: &str) -> Result<Store, StoreError> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Store {
+            backend: Backend::Postgres(pool),
+        })
+    }
+
+    pub fn is_embedded(&self) -> bool {
+        matches!(self.backend, Backend::Sqlite(_))
+    }
+
+    /// Whether the store answers (for readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_backend!(self, pool => { sqlx::query("SELECT 1").execute(pool).await?; });
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_backend!(self, pool => pool.close().await);
+    }
+}
+
+/// The data directory holds key digests and the first management key:
+/// only its owner may read it.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:hunter2@db:5432/k"),
+            "postgres://u:***@db:5432/k"
+        );
+        assert_eq!(redact_url("postgres://u@db/k"), "postgres://u@db/k");
+        let l = Location::Postgres {
+            url: "postgres://u:hunter2@db/k".into(),
+        };
+        assert!(!format!("{l:?}").contains("hunter2"));
+    }
+}

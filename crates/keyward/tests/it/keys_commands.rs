@@ -1,0 +1,207 @@
+//! `keyward keys ...` and `keyward admin ...` on both stores, as separate
+//! processes sharing the database.
+
+use keyward::keys::format;
+
+use crate::support::{on_both_stores, TestStore};
+use crate::{stderr, stdout};
+
+fn run(t: &TestStore, args: &[&str]) -> std::process::Output {
+    let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    all.extend(t.cli_args());
+    let coldsend = crate::example("coldsend");
+    if args.first() == Some(&"keys") {
+        all.extend(["--config".to_owned(), coldsend]);
+    }
+    std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(&all)
+        .env_remove("KEYWARD_DATABASE_URL")
+        .env_remove("KEYWARD_DATA_DIR")
+        .env("USER", "tester")
+        .output()
+        .unwrap()
+}
+
+async fn keys_create_prints_the_key_alone_and_the_rest_works_on_it(t: &TestStore) {
+    let out = run(
+        t,
+        &[
+            "keys",
+            "create",
+            "--account",
+            "acme",
+            "--name",
+            "CRM sync",
+            "--scope",
+            "campaigns:all,leads:read",
+            "--expires",
+            "30d",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let key = stdout(&out);
+    assert_eq!(key.lines().count(), 1);
+    let key = key.trim();
+    assert_eq!(format::parse(key, "cs", &["live".into(), "test".into()]), Ok("live"));
+
+    let list = run(t, &["keys", "list", "--account", "acme", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let id = v["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(v["items"][0]["status"], "active");
+    assert_eq!(
+        v["items"][0]["scopes"],
+        serde_json::json!(["campaigns:all", "leads:read"])
+    );
+    assert_eq!(v["items"][0]["created_by"], "cli:tester");
+    assert!(
+        !String::from_utf8_lossy(&list.stdout).contains(&key[8..]),
+        "listings never show the secret"
+    );
+
+    let table = stdout(&run(t, &["keys", "list"]));
+    assert!(table.starts_with("ID "), "{table}");
+    assert!(table.contains("CRM sync") && table.contains(&key[..12]), "{table}");
+
+    let show = stdout(&run(t, &["keys", "show", &id]));
+    assert!(
+        show.contains("status        active") && show.contains("campaigns:all, leads:read"),
+        "{show}"
+    );
+
+    let rotated = run(t, &["keys", "rotate", &id, "--grace", "1h"]);
+    assert_eq!(rotated.status.code(), Some(0), "{}", stderr(&rotated));
+    let new_key = stdout(&rotated).trim().to_owned();
+    assert_ne!(new_key, key);
+    assert!(new_key.starts_with("cs_live_"));
+
+    let revoked = run(t, &["keys", "revoke", &id, "--reason", "leaked", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&revoked.stdout).unwrap();
+    assert_eq!(
+        (v["status"].as_str(), v["revoke_reason"].as_str()),
+        (Some("revoked"), Some("leaked"))
+    );
+    let again = run(t, &["keys", "rotate", &id]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("revoked"), "{}", stderr(&again));
+
+    let audit = stdout(&run(t, &["keys", "audit", "--key", &id]));
+    assert!(
+        audit.contains("key.revoked") && audit.contains("key.rotated") && audit.contains("cli:tester"),
+        "{audit}"
+    );
+}
+
+async fn keys_create_with_json_returns_the_record_with_the_key(t: &TestStore) {
+    let out = run(
+        t,
+        &[
+            "keys",
+            "create",
+            "--account",
+            "acme",
+            "--name",
+            "k",
+            "--scope",
+            "*",
+            "--environment",
+            "test",
+            "--metadata",
+            r#"{"team":"x"}"#,
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["key"].as_str().unwrap().starts_with("cs_test_"));
+    assert_eq!(v["environment"], "test");
+    assert_eq!(v["metadata"]["team"], "x");
+    assert!(v["id"].as_str().unwrap().starts_with("key_"));
+    assert!(v.get("hash").is_none());
+}
+
+async fn bad_input_exits_2_with_a_clear_message(t: &TestStore) {
+    let cases: [(&[&str], &str); 6] = [
+        (&["--name", "", "--scope", "*"], "name: must not be empty"),
+        (
+            &["--name", "k", "--scope", "leads:raed"],
+            "unknown scope `leads:raed` (did you mean `leads:read`?)",
+        ),
+        (
+            &["--name", "k", "--scope", "*", "--expires", "2020-01-01T00:00:00Z"],
+            "is not in the future",
+        ),
+        (
+            &["--name", "k", "--scope", "*", "--expires", "soon"],
+            "expires: `soon` is neither a duration",
+        ),
+        (
+            &["--name", "k", "--scope", "*", "--metadata", "{"],
+            "metadata: `{` is not JSON",
+        ),
+        (
+            &["--name", "k", "--scope", "*", "--environment", "prod"],
+            "environment: `prod` is not one of live, test",
+        ),
+    ];
+    for (args, needle) in cases {
+        let mut all = vec!["keys", "create", "--account", "acme"];
+        all.extend_from_slice(args);
+        let out = run(t, &all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty());
+    }
+    let out = run(t, &["keys", "show", "key_doesnotexist"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no key `key_doesnotexist`"));
+    let out = run(t, &["keys", "list", "--status", "dead"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("status `dead` must be one of active, expired, revoked, all"));
+}
+
+async fn admin_commands_manage_management_keys(t: &TestStore) {
+    let out = run(t, &["admin", "create-key", "--name", "ops"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let key = stdout(&out);
+    assert_eq!(key.lines().count(), 1);
+    assert_eq!(format::parse_management(key.trim()), Ok(()));
+    let out = run(t, &["admin", "create-key", "--name", "acme admin", "--account", "acme"]);
+    assert_eq!(out.status.code(), Some(0));
+    let listed = run(t, &["admin", "list-keys", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert_eq!(v[0]["account"], "acme");
+    let id = v[1]["id"].as_str().unwrap().to_owned();
+    let table = stdout(&run(t, &["admin", "list-keys"]));
+    assert!(table.contains("(all)") && table.contains("acme admin"), "{table}");
+    let revoked = run(t, &["admin", "revoke-key", &id]);
+    assert_eq!(revoked.status.code(), Some(0), "{}", stderr(&revoked));
+    let v: serde_json::Value = serde_json::from_slice(&run(t, &["admin", "list-keys", "--json"]).stdout).unwrap();
+    assert!(v[1]["revoked_at"].is_string());
+    let missing = run(t, &["admin", "revoke-key", "mk_nope"]);
+    assert_eq!(missing.status.code(), Some(1));
+    let empty_name = run(t, &["admin", "create-key", "--name", ""]);
+    assert_eq!(empty_name.status.code(), Some(2));
+}
+
+on_both_stores!(
+    keys_create_prints_the_key_alone_and_the_rest_works_on_it,
+    keys_create_with_json_returns_the_record_with_the_key,
+    bad_input_exits_2_with_a_clear_message,
+    admin_commands_manage_management_keys,
+);
+
+#[test]
+fn the_embedded_data_directory_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("fresh-data");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["admin", "list-keys", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+}
