@@ -56,6 +56,7 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Catalog(command) => catalog::run(command),
@@ -66,6 +67,22 @@ pub fn run() -> ExitCode {
         } => keys::run(command, store, catalog),
         Command::Admin { command, store } => admin::run(command, store),
     }
+}
+
+/// Logs go to stderr, filtered by `KEYWARD_LOG` (e.g. `info`,
+/// `keyward=debug,sqlx=warn`); warnings only by default. `KEYWARD_LOG_FORMAT=json`
+/// for structured lines. No log line ever carries a key's plaintext.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KEYWARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if std::env::var("KEYWARD_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// Reads and validates a catalog file; errors are `file:line:col: message`.

@@ -251,6 +251,7 @@ impl KeyService {
             "expires_at": new.expires_at.map(Millis::to_rfc3339),
         }));
         let record = self.store.insert_key(&row, &audit).await?;
+        tracing::info!(key_id = %record.id, account = %record.account, start = %record.start, actor, "key created");
         Ok((record, secret))
     }
 
@@ -359,7 +360,9 @@ impl KeyService {
                 }
             })
             .await?;
-        revoked.ok_or_else(|| KeyError::NotFound(id.to_owned()))
+        let revoked = revoked.ok_or_else(|| KeyError::NotFound(id.to_owned()))?;
+        tracing::info!(key_id = %revoked.id, account = %revoked.account, actor, "key revoked");
+        Ok(revoked)
     }
 
     /// A new key with the same name, account, grants and metadata; the old
@@ -436,6 +439,7 @@ impl KeyService {
             .await?;
         let (old, new) = result.map_err(|r| refusal(id, r))?;
         let secret = secret_slot.ok_or_else(|| StoreError::Corrupt("rotation produced no key".to_owned()))?;
+        tracing::info!(key_id = %old.id, new_key_id = %new.id, start = %new.start, actor, "key rotated");
         Ok((old, new, secret))
     }
 
@@ -512,6 +516,7 @@ pub async fn create_management_key(
         created_by: actor,
     };
     let record = store.insert_management_key(&row, &audit).await?;
+    tracing::info!(management_key_id = %record.id, start = %record.start, actor, "management key created");
     Ok((record, secret))
 }
 

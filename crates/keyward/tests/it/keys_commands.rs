@@ -184,13 +184,6 @@ async fn admin_commands_manage_management_keys(t: &TestStore) {
     assert_eq!(empty_name.status.code(), Some(2));
 }
 
-on_both_stores!(
-    keys_create_prints_the_key_alone_and_the_rest_works_on_it,
-    keys_create_with_json_returns_the_record_with_the_key,
-    bad_input_exits_2_with_a_clear_message,
-    admin_commands_manage_management_keys,
-);
-
 #[test]
 fn the_embedded_data_directory_is_private() {
     use std::os::unix::fs::PermissionsExt;
@@ -205,3 +198,55 @@ fn the_embedded_data_directory_is_private() {
     let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
 }
+
+/// Every command that makes a key, with logs at the most verbose level, in
+/// both formats: the key appears on stdout and in no log line.
+async fn no_log_line_carries_a_plaintext_key(t: &TestStore) {
+    for format in ["text", "json"] {
+        let run_logged = |args: &[&str]| {
+            let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            all.extend(t.cli_args());
+            if args[0] == "keys" {
+                all.extend(["--config".to_owned(), crate::example("coldsend")]);
+            }
+            std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+                .args(&all)
+                .env("KEYWARD_LOG", "trace")
+                .env("KEYWARD_LOG_FORMAT", format)
+                .output()
+                .unwrap()
+        };
+        let created = run_logged(&["keys", "create", "--account", "acme", "--name", "k", "--scope", "*"]);
+        let key = stdout(&created).trim().to_owned();
+        let id = {
+            let out = run_logged(&["keys", "list", "--json"]);
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            v["items"][0]["id"].as_str().unwrap().to_owned()
+        };
+        let rotated = run_logged(&["keys", "rotate", &id]);
+        let new_key = stdout(&rotated).trim().to_owned();
+        let admin = run_logged(&["admin", "create-key", "--name", "ops"]);
+        let management = stdout(&admin).trim().to_owned();
+        let logs = format!("{}{}{}", stderr(&created), stderr(&rotated), stderr(&admin));
+        assert!(
+            logs.contains("key created") && logs.contains("key rotated"),
+            "logging is on: {logs}"
+        );
+        for secret in [&key, &new_key, &management] {
+            assert!(secret.len() >= 40, "{secret}");
+            let body = &secret[secret.len() - 36..];
+            assert!(
+                !logs.contains(body) && !logs.contains(&body[..12]),
+                "a key body is in the logs ({format})"
+            );
+        }
+    }
+}
+
+on_both_stores!(
+    keys_create_prints_the_key_alone_and_the_rest_works_on_it,
+    keys_create_with_json_returns_the_record_with_the_key,
+    bad_input_exits_2_with_a_clear_message,
+    admin_commands_manage_management_keys,
+    no_log_line_carries_a_plaintext_key,
+);
