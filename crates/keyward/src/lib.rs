@@ -2,9 +2,18 @@
 //!
 //! - `keys/`: the key format and lifecycle (never stores a plaintext);
 //! - `store/`: SQLite and PostgreSQL behind one interface;
+//! - `verify/`: the hot path (cache, decision) and `changes`, which keeps
+//!   the cache in step with the store;
+//! - `usage/`: usage counting;
+//! - `http/`: the API (verification, management, operations);
 //! - `cli/`: the `keyward` command line.
 
+pub mod changes;
 pub mod cli;
+pub mod config;
+pub mod http;
 pub mod keys;
 pub mod store;
 pub mod time;
+pub mod usage;
+pub mod verify;

@@ -106,12 +106,8 @@ pub fn parse_expiry(field: &str, value: &str) -> Result<Millis, Failure> {
     })
 }
 
-/// The JSON view of a key: its record, derived status and stale grants.
 pub fn key_json(svc: &KeyService, k: &KeyRecord) -> serde_json::Value {
-    let mut v = serde_json::to_value(k).unwrap_or_default();
-    v["status"] = json!(k.status(Millis::now()).as_str());
-    v["stale_scopes"] = json!(svc.stale_scopes(k));
-    v
+    svc.view(k)
 }
 
 fn print_json(v: &serde_json::Value) {

@@ -7,6 +7,7 @@ mod catalog;
 mod check;
 pub mod context;
 mod keys;
+mod serve;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -27,6 +28,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the server.
+    Serve(serve::ServeArgs),
     /// One decision against a catalog: no server, no database.
     /// Exit 0 allowed, 1 denied, 2 bad input.
     Check(check::CheckArgs),
@@ -58,6 +61,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
+        Command::Serve(args) => serve::run(args),
         Command::Check(args) => check::run(args),
         Command::Catalog(command) => catalog::run(command),
         Command::Keys {

@@ -198,6 +198,15 @@ impl KeyService {
         })
     }
 
+    /// The JSON view of a key: its record, derived status and stale grants
+    /// (never its digest or secret).
+    pub fn view(&self, k: &KeyRecord) -> Value {
+        let mut v = serde_json::to_value(k).unwrap_or_default();
+        v["status"] = json!(k.status(Millis::now()).as_str());
+        v["stale_scopes"] = json!(self.stale_scopes(k));
+        v
+    }
+
     /// The grants of a stored key that the loaded catalog no longer defines.
     pub fn stale_scopes<'k>(&self, key: &'k KeyRecord) -> Vec<&'k str> {
         let compiled = self.catalog.compile_grants(&key.scopes);

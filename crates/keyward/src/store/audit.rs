@@ -9,8 +9,10 @@ use super::{Store, StoreError};
 use crate::keys::record::{AuditEvent, Page};
 use crate::time::Millis;
 
+/// Inserts an audit event in the transaction `$tx` of store `$store`; on
+/// PostgreSQL also notifies the change channel (delivered at commit).
 macro_rules! insert_event {
-    ($tx:expr, $event:expr) => {{
+    ($store:expr, $tx:expr, $event:expr) => {{
         let e: &$crate::keys::record::AuditEvent = $event;
         sqlx::query(
             "INSERT INTO audit_events (id, at, actor, action, account, key_id, before, after) \
@@ -25,7 +27,14 @@ macro_rules! insert_event {
         .bind(e.before.as_ref().map(|v| v.to_string()))
         .bind(e.after.as_ref().map(|v| v.to_string()))
         .execute(&mut *$tx)
-        .await?
+        .await?;
+        if let (false, Some(key_id)) = ($store.is_embedded(), &e.key_id) {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind($crate::store::changes::CHANNEL)
+                .bind(key_id)
+                .execute(&mut *$tx)
+                .await?;
+        }
     }};
 }
 pub(crate) use insert_event;

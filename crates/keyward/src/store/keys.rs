@@ -148,7 +148,7 @@ impl Store {
     pub async fn insert_key(&self, key: &NewKeyRow<'_>, event: &AuditEvent) -> Result<KeyRecord, StoreError> {
         write_tx!(self, tx, _lock => {
             insert_key!(tx, key);
-            super::audit::insert_event!(tx, event);
+            super::audit::insert_event!(self, tx, event);
         });
         self.get_key(key.id, None)
             .await?
@@ -235,7 +235,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             let event = audit(&before, &after);
-            super::audit::insert_event!(tx, &event);
+            super::audit::insert_event!(self, tx, &event);
             Ok(Ok(after))
         })
     }
@@ -264,7 +264,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 let event = audit(&before);
-                super::audit::insert_event!(tx, &event);
+                super::audit::insert_event!(self, tx, &event);
             }
             true
         });
@@ -308,7 +308,7 @@ impl Store {
             old_after.expires_at = Some(owned.old_expires_at);
             old_after.rotated_to = Some(owned.id.clone());
             for event in audit(&old, &old_after) {
-                super::audit::insert_event!(tx, &event);
+                super::audit::insert_event!(self, tx, &event);
             }
             owned.id
         });

@@ -69,7 +69,7 @@ impl Store {
             .bind(key.created_by)
             .execute(&mut *tx)
             .await?;
-            super::audit::insert_event!(tx, event);
+            super::audit::insert_event!(self, tx, event);
         });
         self.get_management_key(key.id)
             .await?
@@ -116,7 +116,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             if done.rows_affected() == 1 {
-                super::audit::insert_event!(tx, event);
+                super::audit::insert_event!(self, tx, event);
             }
         });
         self.get_management_key(id).await

@@ -27,6 +27,7 @@ macro_rules! write_tx {
     ($store:expr, $tx:ident, $lock:ident => $body:expr) => {
         match &$store.backend {
             $crate::store::Backend::Sqlite(pool) => {
+                let _writer = $store.sqlite_writer.lock().await;
                 let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let $lock = "";
                 let out = $body;
@@ -45,11 +46,14 @@ macro_rules! write_tx {
 }
 
 mod audit;
+pub mod changes;
 mod keys;
 mod management;
+mod usage;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -69,6 +73,8 @@ pub enum StoreError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error("stored data is not what keyward wrote: {0}")]
     Corrupt(String),
+    #[error("storage is busy: too many lookups waiting")]
+    Busy,
     #[error("the OS random generator failed: {0}")]
     Random(getrandom::Error),
 }
@@ -95,6 +101,10 @@ pub(crate) enum Backend {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) backend: Backend,
+    /// SQLite has one writer at a time: this process's writers queue here
+    /// instead of sleeping in SQLite's busy handler (which only arbitrates
+    /// between processes now).
+    pub(crate) sqlite_writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Where the store is: the embedded SQLite file or a PostgreSQL URL.
@@ -163,7 +173,12 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // Lookups stay flat as the key count grows only if the index
+            // pages stay in memory: 16 MiB of page cache per connection and
+            // the file mapped (shared through the OS page cache).
+            .pragma("cache_size", "-16384")
+            .pragma("mmap_size", "1073741824");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
@@ -172,6 +187,7 @@ impl Store {
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(Store {
             backend: Backend::Sqlite(pool),
+            sqlite_writer: Arc::default(),
         })
     }
 
@@ -186,6 +202,7 @@ impl Store {
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(Store {
             backend: Backend::Postgres(pool),
+            sqlite_writer: Arc::default(),
         })
     }
 

@@ -1,0 +1,88 @@
+//! Keeps a node's verification cache in step with the store: forgets keys
+//! that changed anywhere within a second (DESIGN.md sections 7 and 8).
+//!
+//! PostgreSQL: `LISTEN keyward_changes`. If the listening connection drops,
+//! notifications may have been lost, so the whole cache is cleared (and the
+//! listener reconnects). SQLite: poll the audit trail every 200 ms.
+//! Either way the cache TTL (<= 60 s) is only the backstop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::store::Store;
+use crate::verify::Verifier;
+
+pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Runs until `shutdown` becomes true.
+pub async fn follow(store: Store, verifier: Arc<Verifier>, mut shutdown: watch::Receiver<bool>) {
+    if store.is_embedded() {
+        poll(store, verifier, shutdown).await;
+        return;
+    }
+    loop {
+        match store.listen().await {
+            Ok(Some(mut listener)) => {
+                // Anything that changed while we were not listening.
+                verifier.forget_all();
+                loop {
+                    tokio::select! {
+                        _ = shutdown.changed() => return,
+                        received = listener.try_recv() => match received {
+                            Ok(Some(notification)) => verifier.forget_key(notification.payload()),
+                            Ok(None) | Err(_) => {
+                                tracing::warn!("change feed connection lost; cache cleared, reconnecting");
+                                verifier.forget_all();
+                                break;
+                            }
+                        },
+                    }
+                }
+            }
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for changes; retrying");
+                verifier.forget_all();
+            }
+        }
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+}
+
+async fn poll(store: Store, verifier: Arc<Verifier>, mut shutdown: watch::Receiver<bool>) {
+    let mut position = loop {
+        match store.latest_change().await {
+            Ok(seq) => break seq,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the change feed; retrying");
+                tokio::select! {
+                    _ = shutdown.changed() => return,
+                    _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                }
+            }
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(POLL_INTERVAL) => {}
+        }
+        match store.changes_since(position).await {
+            Ok((ids, next)) => {
+                for id in ids {
+                    verifier.forget_key(&id);
+                }
+                position = next;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the change feed; cache cleared");
+                verifier.forget_all();
+            }
+        }
+    }
+}

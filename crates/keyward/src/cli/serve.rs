@@ -1,0 +1,159 @@
+//! `keyward serve`: loads the catalog and settings, opens the store, makes
+//! the first management key on an empty embedded database, and serves until
+//! SIGTERM or SIGINT, then drains requests and flushes usage (exit 0).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use keyward_scopes::Catalog;
+
+use super::context::{DEFAULT_CATALOG_FILE, DEMO_CATALOG};
+use crate::config::{ServerConfig, ServerFlags, ServerTable};
+use crate::http::{self, AppState};
+use crate::keys::service::create_management_key;
+use crate::keys::KeyService;
+use crate::store::{Location, Store};
+use crate::usage::Recorder;
+use crate::verify::Verifier;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The catalog file, which may also hold a `[server]` table (default:
+    /// ./keyward.toml, else a built-in demo catalog).
+    #[arg(long, env = "KEYWARD_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    flags: ServerFlags,
+}
+
+pub const MANAGEMENT_KEY_FILE: &str = "management-key";
+
+fn load(args: &ServeArgs) -> Result<(Catalog, ServerConfig), String> {
+    let path = args.config.clone().or_else(|| {
+        Path::new(DEFAULT_CATALOG_FILE)
+            .exists()
+            .then(|| DEFAULT_CATALOG_FILE.into())
+    });
+    let (catalog, table) = match path {
+        Some(path) => {
+            let catalog = super::load_catalog(&path)?;
+            let source = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            (catalog, ServerTable::from_catalog_source(&path, &source)?)
+        }
+        None => (
+            Catalog::from_toml("<built-in demo catalog>", DEMO_CATALOG).map_err(|e| e.to_string())?,
+            ServerTable::default(),
+        ),
+    };
+    Ok((catalog, ServerConfig::layered(table, args.flags.clone())?))
+}
+
+/// On an empty embedded database: one management key, written to a file
+/// only its owner can read. The path is printed, never the key.
+async fn bootstrap(store: &Store, data_dir: &Path) -> Result<Option<PathBuf>, String> {
+    if !store.is_embedded() || store.count_management_keys().await.map_err(|e| e.to_string())? > 0 {
+        return Ok(None);
+    }
+    let path = data_dir.join(MANAGEMENT_KEY_FILE);
+    let (_, secret) = create_management_key(store, "initial", None, "serve:bootstrap")
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    writeln!(file, "{}", secret.reveal()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(Some(path))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let (catalog, config) = load(&args)?;
+    let catalog = Arc::new(catalog);
+    let location = Location::new(&config.data_dir, config.database_url.as_deref());
+    let store = Store::open(&location)
+        .await
+        .map_err(|e| format!("{e} ({location:?})"))?;
+    if let Some(path) = bootstrap(&store, &config.data_dir).await? {
+        println!(
+            "management key written to {} (read it there; it is not printed)",
+            path.display()
+        );
+    }
+    let verifier = Arc::new(Verifier::new(catalog.clone(), store.clone(), &config.cache));
+    let recorder = Arc::new(Recorder::new(config.usage));
+    let metrics = http::metrics::Metrics::new().map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let follower = tokio::spawn(crate::changes::follow(store.clone(), verifier.clone(), stopped.clone()));
+    let flusher = tokio::spawn(crate::usage::flush_loop(
+        recorder.clone(),
+        store.clone(),
+        catalog.clone(),
+        config.usage_flush_interval,
+        stopped,
+    ));
+    let state = Arc::new(AppState {
+        keys: KeyService::new(store.clone(), catalog.clone()),
+        verifier,
+        usage: recorder,
+        metrics,
+        config,
+    });
+    println!("keyward listening on http://{address}");
+    let _ = std::io::stdout().flush();
+    tracing::info!(%address, api = %catalog.api().name, "serving");
+    axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!("shutting down: flushing usage");
+    let _ = stop.send(true);
+    let _ = flusher.await;
+    let _ = follower.await;
+    store.close().await;
+    Ok(())
+}
+
+pub fn run(args: ServeArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Server settings, layered: defaults, then the optional `[server]` table of
+//! the catalog file, then `KEYWARD_*` environment variables, then flags
+//! (clap reads the last two). One typed struct comes out.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::verify::CacheSettings;
+
+/// Which headers carry the original request on forward-auth (section 9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum HeaderFamily {
+    /// `X-Original-Method` / `X-Original-URI` (nginx `auth_request`).
+    Nginx,
+    /// `X-Forwarded-Method` / `X-Forwarded-Uri` (Traefik, Caddy).
+    Forwarded,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub forward_auth_headers: HeaderFamily,
+    pub cache: CacheSettings,
+    pub usage: bool,
+    pub usage_flush_interval: Duration,
+    pub max_body_bytes: usize,
+}
+
+pub const MAX_CACHE_TTL_SECONDS: u64 = 60;
+
+/// The `[server]` table of the catalog file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerTable {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub forward_auth_headers: Option<HeaderFamily>,
+    pub cache_ttl_seconds: Option<u64>,
+    pub cache_capacity: Option<u64>,
+    pub negative_cache_ttl_seconds: Option<u64>,
+    pub max_concurrent_lookups: Option<usize>,
+    pub usage: Option<bool>,
+    pub usage_flush_ms: Option<u64>,
+    pub max_body_bytes: Option<usize>,
+}
+
+impl ServerTable {
+    /// The `[server]` table of a catalog file, if it has one.
+    pub fn from_catalog_source(file: &Path, source: &str) -> Result<ServerTable, String> {
+        let table: toml::Table = toml::from_str(source).map_err(|e| format!("{}: {e}", file.display()))?;
+        match table.get("server") {
+            None => Ok(ServerTable::default()),
+            Some(value) => value
+                .clone()
+                .try_into()
+                .map_err(|e| format!("{}: [server]: {e}", file.display())),
+        }
+    }
+}
+
+/// Values given on the command line or in `KEYWARD_*` variables.
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct ServerFlags {
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long, env = "KEYWARD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory of the embedded SQLite database (default ./keyward-data).
+    #[arg(long, env = "KEYWARD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL; the embedded SQLite when absent.
+    #[arg(long, env = "KEYWARD_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Which header family forward-auth trusts.
+    #[arg(long, env = "KEYWARD_FORWARD_AUTH_HEADERS", value_enum)]
+    pub forward_auth_headers: Option<HeaderFamily>,
+    /// Seconds a key record stays cached (at most 60).
+    #[arg(long, env = "KEYWARD_CACHE_TTL_SECONDS")]
+    pub cache_ttl_seconds: Option<u64>,
+    /// Count usage (`true`/`false`).
+    #[arg(long, env = "KEYWARD_USAGE")]
+    pub usage: Option<bool>,
+    /// Milliseconds between usage flushes.
+    #[arg(long, env = "KEYWARD_USAGE_FLUSH_MS")]
+    pub usage_flush_ms: Option<u64>,
+}
+
+impl ServerConfig {
+    pub fn layered(file: ServerTable, flags: ServerFlags) -> Result<ServerConfig, String> {
+        let defaults = CacheSettings::default();
+        let ttl = flags
+            .cache_ttl_seconds
+            .or(file.cache_ttl_seconds)
+            .unwrap_or(defaults.ttl.as_secs());
+        if ttl == 0 || ttl > MAX_CACHE_TTL_SECONDS {
+            return Err(format!(
+                "cache_ttl_seconds = {ttl}: must be between 1 and {MAX_CACHE_TTL_SECONDS}"
+            ));
+        }
+        let negative = file
+            .negative_cache_ttl_seconds
+            .unwrap_or(defaults.negative_ttl.as_secs())
+            .min(ttl);
+        let flush = flags.usage_flush_ms.or(file.usage_flush_ms).unwrap_or(1000);
+        if flush == 0 {
+            return Err("usage_flush_ms must be positive".to_owned());
+        }
+        Ok(ServerConfig {
+            listen: flags
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir: flags
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("keyward-data")),
+            database_url: flags.database_url.or(file.database_url),
+            forward_auth_headers: flags
+                .forward_auth_headers
+                .or(file.forward_auth_headers)
+                .unwrap_or(HeaderFamily::Nginx),
+            cache: CacheSettings {
+                capacity: file.cache_capacity.unwrap_or(defaults.capacity),
+                ttl: Duration::from_secs(ttl),
+                negative_ttl: Duration::from_secs(negative),
+                max_concurrent_lookups: file.max_concurrent_lookups.unwrap_or(defaults.max_concurrent_lookups),
+                lookup_timeout: defaults.lookup_timeout,
+            },
+            usage: flags.usage.or(file.usage).unwrap_or(true),
+            usage_flush_interval: Duration::from_millis(flush),
+            max_body_bytes: file.max_body_bytes.unwrap_or(64 * 1024),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_which_wins_over_defaults() {
+        let file: ServerTable =
+            toml::from_str("listen = \"0.0.0.0:9000\"\ncache_ttl_seconds = 20\nusage = false").unwrap();
+        let flags = ServerFlags {
+            cache_ttl_seconds: Some(10),
+            ..ServerFlags::default()
+        };
+        let c = ServerConfig::layered(file, flags).unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.cache.ttl, Duration::from_secs(10));
+        assert!(!c.usage);
+        assert_eq!(c.forward_auth_headers, HeaderFamily::Nginx);
+        assert_eq!(c.data_dir, PathBuf::from("keyward-data"));
+    }
+
+    #[test]
+    fn the_cache_ttl_is_at_most_60_seconds() {
+        let flags = ServerFlags {
+            cache_ttl_seconds: Some(61),
+            ..ServerFlags::default()
+        };
+        assert!(ServerConfig::layered(ServerTable::default(), flags)
+            .unwrap_err()
+            .contains("between 1 and 60"));
+    }
+
+    #[test]
+    fn unknown_server_settings_are_errors() {
+        let e = ServerTable::from_catalog_source(Path::new("k.toml"), "[server]\nlisten_on = \"x\"\n").unwrap_err();
+        assert!(e.contains("unknown field `listen_on`"), "{e}");
+    }
+}

@@ -1,0 +1,264 @@
+//! The management API (DESIGN.md section 5): thin handlers that parse,
+//! call the key service within the manager's account limit, and map the
+//! result. No storage here.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Deserializer};
+use serde_json::{json, Value};
+
+use super::auth::Manager;
+use super::json::ApiJson;
+use super::problem::Problem;
+use super::AppState;
+use crate::keys::{KeyRecord, NewKey, RotateOptions, StatusFilter, Update};
+use crate::time::{parse_duration, Millis};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    pub account: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<String>,
+    pub environment: Option<String>,
+    pub metadata: Option<Value>,
+}
+
+/// `Some(None)` when the field is present and `null`.
+fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchKey {
+    pub name: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub expires_at: Option<Option<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeKey {
+    pub reason: Option<String>,
+}
+
+/// Seconds, or a duration like `"1h"`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum GracePeriod {
+    Seconds(i64),
+    Text(String),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKey {
+    pub grace_period: Option<GracePeriod>,
+    pub expires_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListKeys {
+    pub account: Option<String>,
+    pub status: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListAudit {
+    pub account: Option<String>,
+    pub key_id: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+fn expiry(value: &str) -> Result<Millis, Problem> {
+    Millis::parse_rfc3339(value)
+        .ok_or_else(|| Problem::invalid("expires_at", format!("expires_at: `{value}` is not an RFC 3339 time")))
+}
+
+pub fn key_view(state: &AppState, k: &KeyRecord) -> Value {
+    state.keys.view(k)
+}
+
+/// The body, or its default when the request has none.
+fn body_or_default<T: Default>(body: Option<ApiJson<T>>) -> T {
+    body.map(|ApiJson(b)| b).unwrap_or_default()
+}
+
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    manager: Manager,
+    ApiJson(body): ApiJson<CreateKey>,
+) -> Result<Response, Problem> {
+    manager.may_create_in(&body.account)?;
+    let new = NewKey {
+        account: body.account,
+        name: body.name,
+        scopes: body.scopes,
+        expires_at: body.expires_at.as_deref().map(expiry).transpose()?,
+        environment: body.environment,
+        metadata: body.metadata,
+    };
+    let (record, secret) = state.keys.create(new, &manager.actor()).await?;
+    state.verifier.forget_key(&record.id);
+    let mut view = key_view(&state, &record);
+    view["key"] = json!(secret.reveal());
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    manager: Manager,
+    Query(q): Query<ListKeys>,
+) -> Result<Json<Value>, Problem> {
+    let status: StatusFilter = q
+        .status
+        .as_deref()
+        .unwrap_or("active")
+        .parse()
+        .map_err(|e: String| Problem::invalid("status", e))?;
+    let Ok(account) = manager.list_scope(q.account.as_deref()) else {
+        return Ok(Json(json!({ "items": [], "next_cursor": null })));
+    };
+    let page = state.keys.list(account, status, q.limit, q.cursor.as_deref()).await?;
+    let items: Vec<Value> = page.items.iter().map(|k| key_view(&state, k)).collect();
+    Ok(Json(json!({ "items": items, "next_cursor": page.next_cursor })))
+}
+
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    manager: Manager,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let record = state.keys.get(&id, manager.account_limit()).await?;
+    let usage = crate::usage::usage(
+        &state.usage,
+        state.keys.store(),
+        state.keys.catalog(),
+        &record,
+        Millis::now(),
+    )
+    .await?;
+    let mut view = key_view(&state, &record);
+    view["usage"] = json!({ "windows": usage.windows, "last_used_at": usage.last_used_at });
+    Ok(Json(view))
+}
+
+pub async fn patch(
+    State(state): State<Arc<AppState>>,
+    manager: Manager,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PatchKey>,
+) -> Result<Json<Value>, Problem> {
+    let update = Update {
+        name: body.name,
+        scopes: body.scopes,
+        expires_at: match body.expires_at {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(text)) => Some(Some(expiry(&text)?)),
+        },
+    };
+    let record = state
+        .keys
+        .update(&id, update, &manager.actor(), manager.account_limit())
+        .await?;
+    state.verifier.forget_key(&id);
+    Ok(Json(key_view(&state, &record)))
+}
+
+pub async fn revoke(
+    State(state): State<Arc<AppState>>,
+    manager: Manager,
+    Path(id): Path<String>,
+    body: Option<ApiJson<RevokeKey>>,
+) -> Result<Json<Value>, Problem> {
+    let body = body_or_default(body);
+    let record = state
+        .keys
+        .revoke(&id, body.reason.as_deref(), &manager.actor(), manager.account_limit())
+        .await?;
+    state.verifier.forget_key(&id);
+    Ok(Json(key_view(&state, &record)))
+}
+
+pub async fn rotate(
+    State(state): State<Arc<AppState>>,
+    manager: Manager,
+    Path(id): Path<String>,
+    body: Option<ApiJson<RotateKey>>,
+) -> Result<Response, Problem> {
+    let body = body_or_default(body);
+    let grace_period = match body.grace_period {
+        None => None,
+        Some(GracePeriod::Seconds(s)) => Some(s),
+        Some(GracePeriod::Text(t)) => Some(parse_duration(&t).ok_or_else(|| {
+            Problem::invalid(
+                "grace_period",
+                format!("grace_period: `{t}` is neither seconds nor a duration like 1h"),
+            )
+        })?),
+    };
+    let expires_at = body.expires_at.as_deref().map(expiry).transpose()?;
+    let options = RotateOptions {
+        grace_period,
+        expires_at,
+    };
+    let (old, new, secret) = state
+        .keys
+        .rotate(&id, options, &manager.actor(), manager.account_limit())
+        .await?;
+    state.verifier.forget_key(&old.id);
+    let mut view = key_view(&state, &new);
+    view["key"] = json!(secret.reveal());
+    view["rotated_from"] = json!(old.id);
+    view["old_key_expires_at"] = json!(old.expires_at);
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+pub async fn usage(
+    State(state): State<Arc<AppState>>,
+    manager: Manager,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let record = state.keys.get(&id, manager.account_limit()).await?;
+    let usage = crate::usage::usage(
+        &state.usage,
+        state.keys.store(),
+        state.keys.catalog(),
+        &record,
+        Millis::now(),
+    )
+    .await?;
+    Ok(Json(serde_json::to_value(usage).unwrap_or_default()))
+}
+
+pub async fn audit(
+    State(state): State<Arc<AppState>>,
+    manager: Manager,
+    Query(q): Query<ListAudit>,
+) -> Result<Json<Value>, Problem> {
+    let Ok(account) = manager.list_scope(q.account.as_deref()) else {
+        return Ok(Json(json!({ "items": [], "next_cursor": null })));
+    };
+    let page = state
+        .keys
+        .audit(account, q.key_id.as_deref(), q.limit, q.cursor.as_deref())
+        .await?;
+    Ok(Json(serde_json::to_value(page).unwrap_or_default()))
+}
+
+pub async fn catalog(State(state): State<Arc<AppState>>, _manager: Manager) -> Json<Value> {
+    Json(serde_json::to_value(state.keys.catalog().document()).unwrap_or_default())
+}

@@ -1,0 +1,51 @@
+//! The HTTP layer: routes, state, and the mapping of results to responses.
+//! Handlers parse, call the key service or the verifier, and answer; none
+//! of them touches storage directly.
+
+mod auth;
+mod json;
+mod keys;
+pub mod metrics;
+mod ops;
+pub mod problem;
+mod verify;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{any, get, post};
+use axum::Router;
+
+use crate::config::ServerConfig;
+use crate::keys::KeyService;
+use crate::usage::Recorder;
+use crate::verify::Verifier;
+
+pub struct AppState {
+    pub keys: KeyService,
+    pub verifier: Arc<Verifier>,
+    pub usage: Arc<Recorder>,
+    pub metrics: metrics::Metrics,
+    pub config: ServerConfig,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let body_limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/v1/verify", post(verify::verify))
+        .route("/v1/authz", any(verify::authz))
+        .route("/v1/authz/{*path}", any(verify::authz))
+        .route("/v1/keys", post(keys::create).get(keys::list))
+        .route("/v1/keys/{id}", get(keys::get).patch(keys::patch))
+        .route("/v1/keys/{id}/revoke", post(keys::revoke))
+        .route("/v1/keys/{id}/rotate", post(keys::rotate))
+        .route("/v1/keys/{id}/usage", get(keys::usage))
+        .route("/v1/audit", get(keys::audit))
+        .route("/v1/catalog", get(keys::catalog))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(|| async { problem::Problem::not_found("no such endpoint") })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}

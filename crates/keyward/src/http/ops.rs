@@ -1,0 +1,35 @@
+//! Operations endpoints: liveness, readiness (storage reachable), metrics.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::problem::Problem;
+use super::AppState;
+
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<&'static str, Problem> {
+    state.keys.store().ping().await.map_err(|_| Problem::unavailable())?;
+    Ok("ready")
+}
+
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let stats = &state.verifier.stats;
+    let text = state.metrics.render(
+        stats.cache_hits.load(Relaxed),
+        stats.cache_misses.load(Relaxed),
+        state.usage.flush_lag(),
+    );
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        text,
+    )
+        .into_response()
+}

@@ -1,0 +1,80 @@
+//! Usage rows: additive upserts by (key, hour) and (key, hour, scope), so
+//! any number of nodes can flush into the same rows.
+
+use std::collections::{BTreeMap, HashMap};
+
+use keyward_scopes::Catalog;
+
+use super::{Store, StoreError};
+use crate::usage::{Counts, Window};
+
+const ADD_HOURLY: &str = "INSERT INTO usage_hourly (key_id, hour, allowed, denied) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (key_id, hour) DO UPDATE SET allowed = usage_hourly.allowed + excluded.allowed, \
+     denied = usage_hourly.denied + excluded.denied";
+const ADD_SCOPE: &str = "INSERT INTO usage_scopes (key_id, hour, scope, count) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (key_id, hour, scope) DO UPDATE SET count = usage_scopes.count + excluded.count";
+const TOUCH: &str = "UPDATE keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
+
+fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// Adds a batch of counts in one transaction.
+    pub async fn add_usage(&self, counts: &Counts, catalog: &Catalog) -> Result<(), StoreError> {
+        write_tx!(self, tx, _lock => {
+            for ((key_id, hour), bucket) in counts {
+                sqlx::query(ADD_HOURLY)
+                    .bind(&**key_id)
+                    .bind(*hour)
+                    .bind(count(bucket.allowed))
+                    .bind(count(bucket.denied))
+                    .execute(&mut *tx)
+                    .await?;
+                for (scope, n) in &bucket.scopes {
+                    sqlx::query(ADD_SCOPE)
+                        .bind(&**key_id)
+                        .bind(*hour)
+                        .bind(catalog.scope_name(*scope))
+                        .bind(count(*n))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if let Some(at) = bucket.last_allowed {
+                    sqlx::query(TOUCH).bind(&**key_id).bind(at.0).execute(&mut *tx).await?;
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Stored counts of a key since `since` (ms): by hour, and by scope.
+    pub async fn usage_rows(
+        &self,
+        key_id: &str,
+        since: i64,
+    ) -> Result<(BTreeMap<i64, Window>, HashMap<String, u64>), StoreError> {
+        let hourly: Vec<(i64, i64, i64)> = on_backend!(self, pool => sqlx::query_as(
+            "SELECT hour, allowed, denied FROM usage_hourly WHERE key_id = $1 AND hour >= $2"
+        ).bind(key_id).bind(since).fetch_all(pool).await?);
+        let scopes: Vec<(String, i64)> = on_backend!(self, pool => sqlx::query_as(
+            "SELECT scope, SUM(count) FROM usage_scopes WHERE key_id = $1 AND hour >= $2 GROUP BY scope"
+        ).bind(key_id).bind(since).fetch_all(pool).await?);
+        let to_u64 = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok((
+            hourly
+                .into_iter()
+                .map(|(h, a, d)| {
+                    (
+                        h,
+                        Window {
+                            allowed: to_u64(a),
+                            denied: to_u64(d),
+                        },
+                    )
+                })
+                .collect(),
+            scopes.into_iter().map(|(s, n)| (s, to_u64(n))).collect(),
+        ))
+    }
+}

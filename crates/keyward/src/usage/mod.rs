@@ -1,0 +1,283 @@
+//! Usage counting (DESIGN.md section 4). The hot path only adds to an
+//! in-memory map; a background task flushes it as additive upserts every
+//! second and on shutdown. The usage answer adds this node's unflushed
+//! counts to the stored ones, without counting a batch twice while it is
+//! being written.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use keyward_scopes::{Catalog, ScopeId};
+use serde::Serialize;
+
+use crate::keys::KeyRecord;
+use crate::store::{Store, StoreError};
+use crate::time::Millis;
+use crate::verify::Code;
+
+pub const HOUR_MS: i64 = 3_600_000;
+pub const DAY_MS: i64 = 24 * HOUR_MS;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    pub allowed: u64,
+    pub denied: u64,
+    /// Concrete scopes exercised by allowed requests, by catalog id.
+    pub scopes: HashMap<ScopeId, u64>,
+    pub last_allowed: Option<Millis>,
+}
+
+/// Counts by (key id, hour start in ms).
+pub type Counts = HashMap<(Arc<str>, i64), Bucket>;
+
+pub struct Recorder {
+    enabled: bool,
+    current: Mutex<Counts>,
+    /// The batch being written: still counted by readers until committed.
+    /// Readers and the flush's commit exclude each other through this lock.
+    in_flight: tokio::sync::RwLock<Counts>,
+    last_flush: Mutex<Millis>,
+}
+
+impl Recorder {
+    pub fn new(enabled: bool) -> Recorder {
+        Recorder {
+            enabled,
+            current: Mutex::new(HashMap::new()),
+            in_flight: tokio::sync::RwLock::new(HashMap::new()),
+            last_flush: Mutex::new(Millis::now()),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Counts one verification that identified a key. `scopes` are the
+    /// required scopes of an allowed request.
+    pub fn record(&self, key_id: &Arc<str>, code: Code, scopes: impl Iterator<Item = ScopeId>, now: Millis) {
+        if !self.enabled || !code.identified() {
+            return;
+        }
+        let hour = now.0 - now.0.rem_euclid(HOUR_MS);
+        let Ok(mut current) = self.current.lock() else { return };
+        let bucket = current.entry((key_id.clone(), hour)).or_default();
+        if code == Code::Valid {
+            bucket.allowed += 1;
+            bucket.last_allowed = Some(bucket.last_allowed.map_or(now, |t| t.max(now)));
+            for scope in scopes {
+                *bucket.scopes.entry(scope).or_insert(0) += 1;
+            }
+        } else {
+            bucket.denied += 1;
+        }
+    }
+
+    /// Seconds since the last successful flush (for `/metrics`).
+    pub fn flush_lag(&self) -> f64 {
+        let last = self.last_flush.lock().map(|t| *t).unwrap_or(Millis(0));
+        (Millis::now().0 - last.0) as f64 / 1000.0
+    }
+
+    /// Writes everything counted so far. On failure the batch is kept and
+    /// retried with the next flush: nothing is lost.
+    pub async fn flush(&self, store: &Store, catalog: &Catalog) -> Result<usize, StoreError> {
+        let taken = match self.current.lock() {
+            Ok(mut current) => std::mem::take(&mut *current),
+            Err(_) => return Ok(0),
+        };
+        let mut in_flight = self.in_flight.write().await;
+        merge(&mut in_flight, taken);
+        if in_flight.is_empty() {
+            drop(in_flight);
+            self.mark_flushed();
+            return Ok(0);
+        }
+        let rows = in_flight.len();
+        store.add_usage(&in_flight, catalog).await?;
+        in_flight.clear();
+        drop(in_flight);
+        self.mark_flushed();
+        Ok(rows)
+    }
+
+    fn mark_flushed(&self) {
+        if let Ok(mut last) = self.last_flush.lock() {
+            *last = Millis::now();
+        }
+    }
+
+    /// This node's unflushed counts for one key, by hour.
+    async fn unflushed(&self, key_id: &str) -> (tokio::sync::RwLockReadGuard<'_, Counts>, Vec<(i64, Bucket)>) {
+        let in_flight = self.in_flight.read().await;
+        let mut out: Vec<(i64, Bucket)> = in_flight
+            .iter()
+            .filter(|((id, _), _)| &**id == key_id)
+            .map(|((_, h), b)| (*h, b.clone()))
+            .collect();
+        if let Ok(current) = self.current.lock() {
+            out.extend(
+                current
+                    .iter()
+                    .filter(|((id, _), _)| &**id == key_id)
+                    .map(|((_, h), b)| (*h, b.clone())),
+            );
+        }
+        (in_flight, out)
+    }
+}
+
+fn merge(into: &mut Counts, from: Counts) {
+    for (k, b) in from {
+        let target = into.entry(k).or_default();
+        target.allowed += b.allowed;
+        target.denied += b.denied;
+        target.last_allowed = match (target.last_allowed, b.last_allowed) {
+            (Some(a), Some(c)) => Some(a.max(c)),
+            (a, c) => a.or(c),
+        };
+        for (scope, n) in b.scopes {
+            *target.scopes.entry(scope).or_insert(0) += n;
+        }
+    }
+}
+
+/// Flushes every `interval` until `shutdown`, then once more.
+pub async fn flush_loop(
+    recorder: Arc<Recorder>,
+    store: Store,
+    catalog: Arc<Catalog>,
+    interval: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        if let Err(e) = recorder.flush(&store, &catalog).await {
+            tracing::warn!(error = %e, "usage flush failed; counts kept for the next one");
+        }
+    }
+    if let Err(e) = recorder.flush(&store, &catalog).await {
+        tracing::error!(error = %e, "final usage flush failed");
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Window {
+    pub allowed: u64,
+    pub denied: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Day {
+    pub date: String,
+    pub allowed: u64,
+    pub denied: u64,
+}
+
+/// A key's usage (DESIGN.md section 4).
+#[derive(Debug, Clone, Serialize)]
+pub struct Usage {
+    pub key_id: String,
+    pub last_used_at: Option<Millis>,
+    pub windows: indexmap::IndexMap<&'static str, Window>,
+    pub daily: Vec<Day>,
+    pub scopes_used: indexmap::IndexMap<String, u64>,
+    pub unused_scopes: Vec<String>,
+    pub suggested_scopes: Vec<String>,
+}
+
+/// Stored hourly rows plus this node's unflushed counts, folded into the
+/// usage answer.
+pub async fn usage(
+    recorder: &Recorder,
+    store: &Store,
+    catalog: &Catalog,
+    key: &KeyRecord,
+    now: Millis,
+) -> Result<Usage, StoreError> {
+    let since = now.0 - 30 * DAY_MS;
+    // Hold the in-flight batch while reading the store so that a batch is
+    // counted either as stored or as unflushed, never both.
+    let (guard, unflushed) = recorder.unflushed(&key.id).await;
+    let (mut hours, mut scopes) = store.usage_rows(&key.id, since).await?;
+    drop(guard);
+    let mut last_used = key.last_used_at;
+    for (hour, bucket) in unflushed {
+        if hour < since {
+            continue;
+        }
+        let entry = hours.entry(hour).or_default();
+        entry.allowed += bucket.allowed;
+        entry.denied += bucket.denied;
+        for (id, n) in bucket.scopes {
+            *scopes.entry(catalog.scope_name(id).to_owned()).or_insert(0) += n;
+        }
+        last_used = match (last_used, bucket.last_allowed) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    let mut windows = indexmap::IndexMap::new();
+    for (label, span) in [("24h", DAY_MS), ("7d", 7 * DAY_MS), ("30d", 30 * DAY_MS)] {
+        let mut w = Window::default();
+        for (hour, counts) in &hours {
+            if *hour + HOUR_MS > now.0 - span {
+                w.allowed += counts.allowed;
+                w.denied += counts.denied;
+            }
+        }
+        windows.insert(label, w);
+    }
+    let mut daily = Vec::new();
+    let today = now.0 - now.0.rem_euclid(DAY_MS);
+    for d in (0..30).rev() {
+        let start = today - d * DAY_MS;
+        let mut day = Day {
+            date: Millis(start).to_rfc3339()[..10].to_owned(),
+            allowed: 0,
+            denied: 0,
+        };
+        for counts in hours.range(start..start + DAY_MS).map(|(_, c)| c) {
+            day.allowed += counts.allowed;
+            day.denied += counts.denied;
+        }
+        daily.push(day);
+    }
+    // Scopes in catalog order; names the catalog no longer has at the end.
+    let mut used_ids: Vec<ScopeId> = scopes.keys().filter_map(|s| catalog.scope_id(s)).collect();
+    used_ids.sort_unstable();
+    let mut scopes_used = indexmap::IndexMap::new();
+    for id in &used_ids {
+        let name = catalog.scope_name(*id);
+        scopes_used.insert(name.to_owned(), scopes.get(name).copied().unwrap_or(0));
+    }
+    for (name, n) in &scopes {
+        if catalog.scope_id(name).is_none() {
+            scopes_used.insert(name.clone(), *n);
+        }
+    }
+    let unused_scopes = key
+        .scopes
+        .iter()
+        .filter(|grant| {
+            let covered = catalog.compile_grants(std::slice::from_ref(*grant));
+            let used = covered.effective().any(|id| used_ids.contains(&id));
+            !used
+        })
+        .cloned()
+        .collect();
+    let suggested_scopes = used_ids.iter().map(|id| catalog.scope_name(*id).to_owned()).collect();
+    Ok(Usage {
+        key_id: key.id.clone(),
+        last_used_at: last_used,
+        windows,
+        daily,
+        scopes_used,
+        unused_scopes,
+        suggested_scopes,
+    })
+}

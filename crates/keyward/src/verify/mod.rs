@@ -1,0 +1,268 @@
+//! Verification, the hot path: "is this key valid, and may it do this?"
+//!
+//! 1. The format is checked (prefix, environment, length, alphabet,
+//!    checksum): garbage is `MALFORMED` without touching cache or store.
+//! 2. The SHA-256 digest is looked up in a bounded in-memory cache (moka,
+//!    TTL <= 60 s) of compiled key records; unknown digests are cached
+//!    briefly too. A miss goes to the store through a bounded number of
+//!    concurrent lookups, so a flood of random well-formed keys cannot
+//!    starve known ones.
+//! 3. Revocation and expiry are checked against the clock on every request;
+//!    the decision is the compiled engine's subset test.
+//!
+//! Changes reach the cache at once on the node that made them
+//! ([`Verifier::forget_key`]) and within a second elsewhere (see
+//! [`crate::changes`]). If storage fails, a key not in cache is never
+//! valid: the answer is `Unavailable` (503).
+//!
+//! Never logs or stores a presented key; at most `format::loggable`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use keyward_scopes::{Catalog, Decision, Grants, Outcome, Requirement};
+use moka::sync::Cache;
+use tokio::sync::Semaphore;
+
+use crate::keys::format::{self, KeyHash};
+use crate::keys::KeyRecord;
+use crate::store::{Store, StoreError};
+use crate::time::Millis;
+
+/// The `code` of a verification (DESIGN.md section 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Code {
+    Valid,
+    Malformed,
+    NotFound,
+    Expired,
+    Revoked,
+    InsufficientScope,
+    UnknownRoute,
+}
+
+impl Code {
+    pub const ALL: [Code; 7] = [
+        Code::Valid,
+        Code::Malformed,
+        Code::NotFound,
+        Code::Expired,
+        Code::Revoked,
+        Code::InsufficientScope,
+        Code::UnknownRoute,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Valid => "VALID",
+            Code::Malformed => "MALFORMED",
+            Code::NotFound => "NOT_FOUND",
+            Code::Expired => "EXPIRED",
+            Code::Revoked => "REVOKED",
+            Code::InsufficientScope => "INSUFFICIENT_SCOPE",
+            Code::UnknownRoute => "UNKNOWN_ROUTE",
+        }
+    }
+
+    /// Whether the key was identified (usage counts these).
+    pub fn identified(self) -> bool {
+        !matches!(self, Code::Malformed | Code::NotFound)
+    }
+}
+
+/// A key record as the hot path needs it: compiled once per cache fill.
+pub struct CachedKey {
+    pub record: KeyRecord,
+    pub grants: Grants,
+    /// The id, shared with usage counters without copying.
+    pub id_arc: Arc<str>,
+}
+
+/// What a request asks of the key.
+pub enum Ask<'a> {
+    /// Authenticate only.
+    Nothing,
+    Scopes(&'a Requirement),
+    Route {
+        method: &'a str,
+        path: &'a str,
+    },
+}
+
+/// The outcome of authenticating a presented key.
+pub enum Authentication {
+    /// The key exists: `Valid`, `Revoked` or `Expired` (checked against the
+    /// clock now).
+    Key(Arc<CachedKey>, Code),
+    /// `MALFORMED` (no lookup was made) or `NOT_FOUND`.
+    Rejected(Code),
+    /// Storage could not be asked and the key is not in cache.
+    Unavailable,
+}
+
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    pub capacity: u64,
+    pub ttl: Duration,
+    pub negative_ttl: Duration,
+    pub max_concurrent_lookups: usize,
+    pub lookup_timeout: Duration,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            capacity: 100_000,
+            ttl: Duration::from_secs(30),
+            negative_ttl: Duration::from_secs(5),
+            max_concurrent_lookups: 16,
+            lookup_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+pub struct Verifier {
+    catalog: Arc<Catalog>,
+    store: Store,
+    keys: Cache<KeyHash, Arc<CachedKey>>,
+    /// Key id -> digest, to forget a key by id when it changes.
+    ids: Cache<String, KeyHash>,
+    unknown: Cache<KeyHash, ()>,
+    lookups: Semaphore,
+    lookup_timeout: Duration,
+    pub stats: Stats,
+}
+
+/// Counters for `/metrics`.
+#[derive(Default)]
+pub struct Stats {
+    pub cache_hits: std::sync::atomic::AtomicU64,
+    pub cache_misses: std::sync::atomic::AtomicU64,
+}
+
+impl Verifier {
+    pub fn new(catalog: Arc<Catalog>, store: Store, settings: &CacheSettings) -> Verifier {
+        let ttl = settings.ttl.min(Duration::from_secs(60));
+        Verifier {
+            catalog,
+            store,
+            keys: Cache::builder()
+                .max_capacity(settings.capacity)
+                .time_to_live(ttl)
+                .build(),
+            ids: Cache::builder()
+                .max_capacity(settings.capacity)
+                .time_to_live(ttl)
+                .build(),
+            unknown: Cache::builder()
+                .max_capacity(settings.capacity)
+                .time_to_live(settings.negative_ttl.min(ttl))
+                .build(),
+            lookups: Semaphore::new(settings.max_concurrent_lookups.max(1)),
+            lookup_timeout: settings.lookup_timeout,
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// Drops a key from the cache, e.g. after it changed.
+    pub fn forget_key(&self, key_id: &str) {
+        if let Some(hash) = self.ids.get(key_id) {
+            self.keys.invalidate(&hash);
+            self.unknown.invalidate(&hash);
+        }
+        self.ids.invalidate(key_id);
+    }
+
+    /// Drops everything: when the change feed may have lost changes.
+    pub fn forget_all(&self) {
+        self.keys.invalidate_all();
+        self.ids.invalidate_all();
+        self.unknown.invalidate_all();
+    }
+
+    /// The cached record of a presented key, from the store if needed.
+    async fn lookup(&self, hash: KeyHash) -> Result<Option<Arc<CachedKey>>, StoreError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if let Some(found) = self.keys.get(&hash) {
+            self.stats.cache_hits.fetch_add(1, Relaxed);
+            return Ok(Some(found));
+        }
+        if self.unknown.contains_key(&hash) {
+            self.stats.cache_hits.fetch_add(1, Relaxed);
+            return Ok(None);
+        }
+        self.stats.cache_misses.fetch_add(1, Relaxed);
+        let permit = tokio::time::timeout(self.lookup_timeout, self.lookups.acquire())
+            .await
+            .map_err(|_| StoreError::Busy)?
+            .map_err(|_| StoreError::Busy)?;
+        // Another request may have filled the cache while we waited.
+        if let Some(found) = self.keys.get(&hash) {
+            return Ok(Some(found));
+        }
+        let record = tokio::time::timeout(self.lookup_timeout, self.store.find_key_by_hash(&hash))
+            .await
+            .map_err(|_| StoreError::Busy)??;
+        drop(permit);
+        match record {
+            Some(record) => {
+                let grants = self.catalog.compile_grants(&record.scopes);
+                let id_arc = Arc::from(record.id.as_str());
+                let cached = Arc::new(CachedKey { record, grants, id_arc });
+                self.ids.insert(cached.record.id.clone(), hash);
+                self.keys.insert(hash, cached.clone());
+                Ok(Some(cached))
+            }
+            None => {
+                self.unknown.insert(hash, ());
+                Ok(None)
+            }
+        }
+    }
+
+    /// Who is this key? Format first (no lookup for garbage), then cache,
+    /// then store; revocation and expiry against the clock.
+    pub async fn authenticate(&self, presented: &str) -> Authentication {
+        let api = self.catalog.api();
+        if format::parse(presented, &api.key_prefix, &api.environments).is_err() {
+            return Authentication::Rejected(Code::Malformed);
+        }
+        let key = match self.lookup(KeyHash::of(presented)).await {
+            Ok(Some(key)) => key,
+            Ok(None) => return Authentication::Rejected(Code::NotFound),
+            Err(e) => {
+                tracing::warn!(error = %e, key = %format::loggable(presented), "key not in cache and storage unavailable");
+                return Authentication::Unavailable;
+            }
+        };
+        let code = if key.record.revoked_at.is_some() {
+            Code::Revoked
+        } else if key.record.expires_at.is_some_and(|at| at <= Millis::now()) {
+            Code::Expired
+        } else {
+            Code::Valid
+        };
+        Authentication::Key(key, code)
+    }
+
+    /// May this (valid) key do what is asked? The decision borrows the key's
+    /// compiled grants and allocates nothing.
+    pub fn decide<'a>(&'a self, key: &'a CachedKey, ask: Ask<'a>) -> (Code, Option<Decision<'a>>) {
+        let decision = match ask {
+            Ask::Nothing => None,
+            Ask::Scopes(requirement) => Some(self.catalog.decide(&key.grants, requirement)),
+            Ask::Route { method, path } => Some(self.catalog.decide_route(&key.grants, method, path)),
+        };
+        let code = match decision.as_ref().map(Decision::outcome) {
+            None | Some(Outcome::Allowed) => Code::Valid,
+            Some(Outcome::InsufficientScope) => Code::InsufficientScope,
+            Some(Outcome::UnknownRoute) => Code::UnknownRoute,
+        };
+        (code, decision)
+    }
+}
