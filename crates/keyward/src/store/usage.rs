@@ -58,7 +58,7 @@ impl Store {
             "SELECT hour, allowed, denied FROM usage_hourly WHERE key_id = $1 AND hour >= $2"
         ).bind(key_id).bind(since).fetch_all(pool).await?);
         let scopes: Vec<(String, i64)> = on_backend!(self, pool => sqlx::query_as(
-            "SELECT scope, SUM(count) FROM usage_scopes WHERE key_id = $1 AND hour >= $2 GROUP BY scope"
+            "SELECT scope, CAST(SUM(count) AS BIGINT) FROM usage_scopes WHERE key_id = $1 AND hour >= $2 GROUP BY scope"
         ).bind(key_id).bind(since).fetch_all(pool).await?);
         let to_u64 = |n: i64| u64::try_from(n).unwrap_or(0);
         Ok((

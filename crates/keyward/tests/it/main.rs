@@ -6,8 +6,10 @@
 
 mod catalog_commands;
 mod check;
+mod http_api;
 mod keys_commands;
 mod lifecycle;
+mod server;
 mod support;
 
 use std::path::PathBuf;

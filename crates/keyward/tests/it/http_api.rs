@@ -1,0 +1,697 @@
+//! The server over HTTP, on both stores: verification codes and bodies,
+//! forward-auth rules, the management API and its errors, usage, operations.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::server::{Options, Server};
+use crate::support::{on_both_stores, TestStore};
+
+async fn authz(s: &Server, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = s.client.get(format!("{}/v1/authz", s.url));
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    request.send().await.unwrap()
+}
+
+async fn verify_answers_every_code_with_the_documented_body(t: &TestStore) {
+    let s = Server::start(t, Options::default()).await;
+    let (id, key) = s.create_key("acme", &["campaigns:read", "leads:all"]).await;
+
+    let (status, body) = s
+        .verify(json!({"key": key, "method": "GET", "path": "/api/public/v1/campaigns"}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["valid"], true);
+    assert_eq!(body["code"], "VALID");
+    assert_eq!(body["key_id"], id.as_str());
+    assert_eq!(body["account"], "acme");
+    assert_eq!(body["environment"], "live");
+    assert_eq!(body["required"], json!(["campaigns:read"]));
+    assert_eq!(body["granted"], json!(["campaigns:read", "leads:all"]));
+    assert_eq!(body["missing"], json!([]));
+
+    let (_, body) = s
+        .verify(json!({"key": key, "scopes": ["campaigns:create", "leads:delete"]}))
+        .await;
+    assert_eq!(
+        (body["valid"].as_bool(), body["code"].as_str()),
+        (Some(false), Some("INSUFFICIENT_SCOPE"))
+    );
+    assert_eq!(body["missing"], json!(["campaigns:create"]));
+    assert_eq!(body["detail"], "Missing required scopes: campaigns:create");
+
+    let (_, body) = s.verify(json!({"key": key})).await;
+    assert_eq!(
+        (body["code"].as_str(), body["required"].clone()),
+        (Some("VALID"), json!([])),
+        "authenticate only"
+    );
+
+    let (_, body) = s
+        .verify(json!({"key": key, "method": "GET", "path": "/api/public/v1/nothing"}))
+        .await;
+    assert_eq!(body["code"], "UNKNOWN_ROUTE");
+    let (_, body) = s
+        .verify(json!({"key": key, "method": "GET", "path": "/api/public/v1/campaigns/..%2f..%2fadmin"}))
+        .await;
+    assert_eq!(body["code"], "UNKNOWN_ROUTE");
+
+    assert_eq!(s.code_of("cs_live_notakey").await, "MALFORMED");
+    assert_eq!(
+        s.code_of(&key.replacen("cs_live_", "cs_test_", 1)).await,
+        "MALFORMED",
+        "the checksum covers the environment"
+    );
+    let unknown = keyward::keys::format::generate("cs", "live").unwrap();
+    let (_, body) = s.verify(json!({"key": unknown.reveal()})).await;
+    assert_eq!(
+        (body["code"].as_str(), body["key_id"].clone()),
+        (Some("NOT_FOUND"), Value::Null)
+    );
+
+    let (status, body) = s.verify(json!({"key": key, "scopes": ["campaigns:wirte"]})).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown scope `campaigns:wirte`"),
+        "{body}"
+    );
+    let (status, _) = s
+        .verify(json!({"key": key, "scopes": ["campaigns:read"], "method": "GET", "path": "/"}))
+        .await;
+    assert_eq!(status, 400);
+
+    s.manage(Method::POST, &format!("/v1/keys/{id}/revoke"), None).await;
+    assert_eq!(
+        s.code_of(&key).await,
+        "REVOKED",
+        "revocation is effective before the response returns"
+    );
+}
+
+async fn expired_keys_are_refused_against_the_clock(t: &TestStore) {
+    let s = Server::start(t, Options::default()).await;
+    let soon = keyward::time::Millis::now().plus_seconds(1).to_rfc3339();
+    let (status, body) = s
+        .manage(
+            Method::POST,
+            "/v1/keys",
+            Some(json!({"account": "acme", "name": "short", "scopes": ["*"], "expires_at": soon})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let key = body["key"].as_str().unwrap().to_owned();
+    assert_eq!(s.code_of(&key).await, "VALID");
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    assert_eq!(
+        s.code_of(&key).await,
+        "EXPIRED",
+        "checked against the clock even while cached"
+    );
+}
+
+async fn authz_follows_the_forward_auth_rules(t: &TestStore) {
+    let s = Server::start(t, Options::default()).await;
+    let (id, key) = s.create_key("acme", &["campaigns:read"]).await;
+    let (_, other) = s.create_key("acme", &["campaigns:read"]).await;
+    let ok = authz(
+        &s,
+        &[
+            ("X-API-Key", &key),
+            ("X-Original-Method", "GET"),
+            ("X-Original-URI", "/api/public/v1/campaigns?page=2"),
+        ],
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.headers()["x-keyward-key-id"], id.as_str());
+    assert_eq!(ok.headers()["x-keyward-account"], "acme");
+    assert_eq!(ok.headers()["x-keyward-scopes"], "campaigns:read");
+    assert_eq!(ok.headers()["x-keyward-environment"], "live");
+    let bearer = format!("Bearer {key}");
+    let ok = authz(
+        &s,
+        &[
+            ("Authorization", &bearer),
+            ("X-Original-Method", "GET"),
+            ("X-Original-URI", "/api/public/v1/campaigns"),
+        ],
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
+
+    let denied = authz(
+        &s,
+        &[
+            ("X-API-Key", &key),
+            ("X-Original-Method", "POST"),
+            ("X-Original-URI", "/api/public/v1/campaigns"),
+        ],
+    )
+    .await;
+    assert_eq!(denied.status(), 403);
+    let body: Value = denied.json().await.unwrap();
+    assert_eq!(body["detail"], "Missing required scopes: campaigns:create");
+    assert_eq!(body["required"], json!(["campaigns:create"]));
+    assert_eq!(body["granted"], json!(["campaigns:read"]));
+    assert_eq!(body["missing"], json!(["campaigns:create"]));
+
+    for path in [
+        "/api/public/v1/campaigns/%2e%2e/x",
+        "/api/public/v1//campaigns",
+        "/api/public/v1/campaigns;x",
+        "/nothing",
+    ] {
+        let r = authz(
+            &s,
+            &[
+                ("X-API-Key", &key),
+                ("X-Original-Method", "GET"),
+                ("X-Original-URI", path),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), 403, "{path}");
+        assert_eq!(r.json::<Value>().await.unwrap()["code"], "UNKNOWN_ROUTE", "{path}");
+    }
+
+    let missing = authz(
+        &s,
+        &[
+            ("X-Original-Method", "GET"),
+            ("X-Original-URI", "/api/public/v1/campaigns"),
+        ],
+    )
+    .await;
+    assert_eq!(missing.status(), 401);
+    assert!(missing.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer"));
+    let garbage = authz(
+        &s,
+        &[
+            ("X-API-Key", "not-a-key"),
+            ("X-Original-Method", "GET"),
+            ("X-Original-URI", "/api/public/v1/campaigns"),
+        ],
+    )
+    .await;
+    assert_eq!(garbage.status(), 401);
+
+    let other_bearer = format!("Bearer {other}");
+    let two = authz(
+        &s,
+        &[
+            ("Authorization", &other_bearer),
+            ("X-API-Key", &key),
+            ("X-Original-Method", "GET"),
+            ("X-Original-URI", "/api/public/v1/campaigns"),
+        ],
+    )
+    .await;
+    assert_eq!(two.status(), 400, "two different keys are refused");
+    let family = authz(
+        &s,
+        &[
+            ("X-API-Key", &key),
+            ("X-Original-Method", "GET"),
+            ("X-Original-URI", "/api/public/v1/campaigns"),
+            ("X-Forwarded-Uri", "/admin"),
+        ],
+    )
+    .await;
+    assert_eq!(family.status(), 400, "the other header family disagreeing is refused");
+    let same = authz(
+        &s,
+        &[
+            ("X-API-Key", &key),
+            ("X-Original-Method", "GET"),
+            ("X-Original-URI", "/api/public/v1/campaigns"),
+            ("X-Forwarded-Method", "GET"),
+        ],
+    )
+    .await;
+    assert_eq!(same.status(), 200, "agreeing values are fine");
+    let overridden = authz(
+        &s,
+        &[
+            ("X-API-Key", &key),
+            ("X-Original-Method", "GET"),
+            ("X-Original-URI", "/api/public/v1/campaigns"),
+            ("X-HTTP-Method-Override", "DELETE"),
+        ],
+    )
+    .await;
+    assert_eq!(overridden.status(), 403, "method override is refused by default");
+
+    s.manage(Method::POST, &format!("/v1/keys/{id}/revoke"), None).await;
+    let revoked = authz(
+        &s,
+        &[
+            ("X-API-Key", &key),
+            ("X-Original-Method", "GET"),
+            ("X-Original-URI", "/api/public/v1/campaigns"),
+        ],
+    )
+    .await;
+    assert_eq!(revoked.status(), 401);
+}
+
+async fn authz_with_the_forwarded_family_and_method_override_opt_in(t: &TestStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let source = std::fs::read_to_string(crate::example("coldsend")).unwrap();
+    let catalog = dir.path().join("catalog.toml");
+    let source = source.replace(
+        "unknown_routes = \"deny\"",
+        "unknown_routes = \"deny\"\nmethod_override = true",
+    );
+    std::fs::write(
+        &catalog,
+        format!("{source}\n[server]\nforward_auth_headers = \"forwarded\"\n"),
+    )
+    .unwrap();
+    let s = Server::start(
+        t,
+        Options {
+            catalog: catalog.to_str().unwrap(),
+            ..Options::default()
+        },
+    )
+    .await;
+    let (_, key) = s.create_key("acme", &["campaigns:read"]).await;
+    let ok = authz(
+        &s,
+        &[
+            ("X-API-Key", &key),
+            ("X-Forwarded-Method", "GET"),
+            ("X-Forwarded-Uri", "/api/public/v1/campaigns"),
+        ],
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
+    let mismatch = authz(
+        &s,
+        &[
+            ("X-API-Key", &key),
+            ("X-Forwarded-Method", "GET"),
+            ("X-Forwarded-Uri", "/api/public/v1/campaigns"),
+            ("X-Original-Method", "DELETE"),
+        ],
+    )
+    .await;
+    assert_eq!(mismatch.status(), 400);
+    let overridden = authz(
+        &s,
+        &[
+            ("X-API-Key", &key),
+            ("X-Forwarded-Method", "GET"),
+            ("X-Forwarded-Uri", "/api/public/v1/campaigns/1"),
+            ("X-HTTP-Method-Override", "DELETE"),
+        ],
+    )
+    .await;
+    assert_eq!(overridden.status(), 403, "the overriding method is the one checked");
+    assert_eq!(
+        overridden.json::<Value>().await.unwrap()["missing"],
+        json!(["campaigns:delete"])
+    );
+}
+
+async fn management_api_lifecycle_and_errors(t: &TestStore) {
+    let s = Server::start(t, Options::default()).await;
+    let (id, _) = s.create_key("acme", &["campaigns:read"]).await;
+    let (status, listed) = s.manage(Method::GET, "/v1/keys?account=acme", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["items"][0]["id"], id.as_str());
+    assert!(
+        listed["items"][0].get("key").is_none(),
+        "the secret is only returned at creation"
+    );
+    let (status, one) = s.manage(Method::GET, &format!("/v1/keys/{id}"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(one["usage"]["windows"]["24h"], json!({"allowed": 0, "denied": 0}));
+
+    let (status, patched) = s
+        .manage(
+            Method::PATCH,
+            &format!("/v1/keys/{id}"),
+            Some(json!({"name": "renamed", "scopes": ["campaigns:all"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(
+        (patched["name"].as_str(), patched["scopes"].clone()),
+        (Some("renamed"), json!(["campaigns:all"]))
+    );
+
+    let (status, rotated) = s
+        .manage(
+            Method::POST,
+            &format!("/v1/keys/{id}/rotate"),
+            Some(json!({"grace_period": "1h"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{rotated}");
+    assert!(rotated["key"].as_str().unwrap().starts_with("cs_live_"));
+    assert_eq!(rotated["rotated_from"], id.as_str());
+    let new_id = rotated["id"].as_str().unwrap().to_owned();
+
+    let (status, revoked) = s
+        .manage(
+            Method::POST,
+            &format!("/v1/keys/{new_id}/revoke"),
+            Some(json!({"reason": "test"})),
+        )
+        .await;
+    assert_eq!((status, revoked["status"].as_str()), (200, Some("revoked")));
+    let (status, again) = s.manage(Method::POST, &format!("/v1/keys/{new_id}/revoke"), None).await;
+    assert_eq!(
+        (status, again["revoke_reason"].as_str()),
+        (200, Some("test")),
+        "idempotent"
+    );
+    let (status, body) = s
+        .manage(Method::PATCH, &format!("/v1/keys/{new_id}"), Some(json!({"name": "x"})))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let (status, _) = s.manage(Method::POST, &format!("/v1/keys/{new_id}/rotate"), None).await;
+    assert_eq!(status, 409);
+
+    let (status, audit) = s.manage(Method::GET, &format!("/v1/audit?key_id={id}"), None).await;
+    assert_eq!(status, 200);
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["key.rotated", "key.updated", "key.created"]);
+
+    let (status, catalog) = s.manage(Method::GET, "/v1/catalog", None).await;
+    assert_eq!((status, catalog["api"]["name"].as_str()), (200, Some("ColdSend")));
+}
+
+async fn management_errors_are_problem_json_never_500(t: &TestStore) {
+    let s = Server::start(t, Options::default()).await;
+    let url = |p: &str| format!("{}{p}", s.url);
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (json!({"account": "acme", "name": "", "scopes": ["*"]}), 400, "name"),
+        (json!({"account": "acme", "name": "k", "scopes": []}), 400, "scopes"),
+        (
+            json!({"account": "acme", "name": "k", "scopes": ["campaigns:raed"]}),
+            400,
+            "did you mean `campaigns:read`?",
+        ),
+        (
+            json!({"account": "acme", "name": "k", "scopes": ["*"], "expires_at": "2020-01-01T00:00:00Z"}),
+            400,
+            "expires_at",
+        ),
+        (
+            json!({"account": "acme", "name": "k", "scopes": ["*"], "expires_at": "tomorrow"}),
+            400,
+            "`tomorrow`",
+        ),
+        (
+            json!({"account": "acme", "name": "k", "scopes": ["*"], "colour": "red"}),
+            400,
+            "unknown field `colour`",
+        ),
+        (json!({"account": "acme", "scopes": ["*"]}), 400, "missing field `name`"),
+        (
+            json!({"account": "acme", "name": 3, "scopes": ["*"]}),
+            400,
+            "invalid type",
+        ),
+    ];
+    for (body, status, needle) in cases {
+        let (got, answer) = s.manage(Method::POST, "/v1/keys", Some(body.clone())).await;
+        assert_eq!(got, status, "{body} -> {answer}");
+        assert!(
+            answer["detail"].as_str().unwrap_or("").contains(needle),
+            "{body} -> {answer}"
+        );
+    }
+    let r = s
+        .client
+        .post(url("/v1/keys"))
+        .bearer_auth(&s.management_key)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let r = s
+        .client
+        .post(url("/v1/keys"))
+        .bearer_auth(&s.management_key)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    let huge = json!({"account": "acme", "name": "k", "scopes": ["*"], "metadata": {"x": "y".repeat(200_000)}});
+    let r = s
+        .client
+        .post(url("/v1/keys"))
+        .bearer_auth(&s.management_key)
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let r = s
+        .client
+        .post(url("/v1/verify"))
+        .header("content-type", "application/json")
+        .body("[1,2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    let (status, body) = s.manage(Method::GET, "/v1/keys/key_nope", None).await;
+    assert_eq!((status, body["detail"].as_str()), (404, Some("no key `key_nope`")));
+    let (status, _) = s.manage(Method::GET, "/v1/keys?status=dead", None).await;
+    assert_eq!(status, 400);
+    let (status, _) = s.manage(Method::GET, "/v1/keys?cursor=bogus", None).await;
+    assert_eq!(status, 400);
+    let (status, _) = s.manage(Method::GET, "/v1/keys?limit=0", None).await;
+    assert_eq!(status, 400);
+
+    // Authentication: none, a customer key, a revoked management key.
+    let r = s.client.get(url("/v1/keys")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().contains_key("www-authenticate"));
+    let (_, customer) = s.create_key("acme", &["*"]).await;
+    let (status, _) = s.manage_as(&customer, Method::GET, "/v1/keys", None).await;
+    assert_eq!(status, 401, "a customer key is never a management key");
+    let (status, _) = s.manage_as("kwm_nope", Method::GET, "/v1/keys", None).await;
+    assert_eq!(status, 401);
+    let (status, _) = s.manage(Method::GET, "/v1/nothing", None).await;
+    assert_eq!(status, 404);
+}
+
+async fn an_account_limited_management_key_sees_only_its_account(t: &TestStore) {
+    let s = Server::start(t, Options::default()).await;
+    let (theirs, _) = s.create_key("other", &["*"]).await;
+    let (mine, _) = s.create_key("acme", &["*"]).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["admin", "create-key", "--name", "acme only", "--account", "acme"])
+        .args(t.cli_args())
+        .output()
+        .unwrap();
+    let limited = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let (status, _) = s
+        .manage_as(&limited, Method::GET, &format!("/v1/keys/{theirs}"), None)
+        .await;
+    assert_eq!(status, 404, "another account's key does not exist for it");
+    let (status, _) = s
+        .manage_as(&limited, Method::POST, &format!("/v1/keys/{theirs}/revoke"), None)
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = s
+        .manage_as(
+            &limited,
+            Method::PATCH,
+            &format!("/v1/keys/{theirs}"),
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = s
+        .manage_as(&limited, Method::GET, &format!("/v1/keys/{theirs}/usage"), None)
+        .await;
+    assert_eq!(status, 404);
+    let (status, body) = s.manage_as(&limited, Method::GET, "/v1/keys?account=other", None).await;
+    assert_eq!((status, body["items"].clone()), (200, json!([])));
+    let (_, body) = s.manage_as(&limited, Method::GET, "/v1/keys?status=all", None).await;
+    let ids: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [mine.as_str()]);
+    let (_, audit) = s.manage_as(&limited, Method::GET, "/v1/audit", None).await;
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["account"] == "acme"),
+        "{audit}"
+    );
+    let (status, _) = s
+        .manage_as(
+            &limited,
+            Method::POST,
+            "/v1/keys",
+            Some(json!({"account": "other", "name": "k", "scopes": ["*"]})),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = s
+        .manage_as(
+            &limited,
+            Method::POST,
+            "/v1/keys",
+            Some(json!({"account": "acme", "name": "k", "scopes": ["*"]})),
+        )
+        .await;
+    assert_eq!(status, 201);
+}
+
+async fn usage_counts_are_visible_at_once_with_least_privilege_suggestions(t: &TestStore) {
+    let s = Server::start(t, Options::default()).await;
+    let (id, key) = s
+        .create_key("acme", &["campaigns:all", "leads:all", "sender_accounts:read"])
+        .await;
+    for _ in 0..3 {
+        s.verify(json!({"key": key, "method": "GET", "path": "/api/public/v1/campaigns"}))
+            .await;
+    }
+    s.verify(json!({"key": key, "method": "GET", "path": "/api/public/v1/campaigns/1/leads"}))
+        .await;
+    s.verify(json!({"key": key, "method": "GET", "path": "/nowhere"})).await;
+    s.verify(json!({"key": key, "scopes": ["leads:create"]})).await;
+    let (status, usage) = s.manage(Method::GET, &format!("/v1/keys/{id}/usage"), None).await;
+    assert_eq!(status, 200, "{usage}");
+    assert_eq!(usage["key_id"], id.as_str());
+    assert_eq!(usage["windows"]["24h"], json!({"allowed": 5, "denied": 1}));
+    assert_eq!(usage["windows"]["30d"], json!({"allowed": 5, "denied": 1}));
+    assert_eq!(
+        usage["scopes_used"],
+        json!({"campaigns:read": 4, "leads:read": 1, "leads:create": 1})
+    );
+    assert_eq!(
+        usage["suggested_scopes"],
+        json!(["campaigns:read", "leads:create", "leads:read"])
+    );
+    assert_eq!(usage["unused_scopes"], json!(["sender_accounts:read"]));
+    assert!(usage["last_used_at"].is_string());
+    assert_eq!(usage["daily"].as_array().unwrap().len(), 30);
+    assert_eq!(usage["daily"][29]["allowed"], 5);
+    // After a flush the counts are the same, not doubled.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let (_, usage) = s.manage(Method::GET, &format!("/v1/keys/{id}/usage"), None).await;
+    assert_eq!(usage["windows"]["24h"], json!({"allowed": 5, "denied": 1}));
+    assert_eq!(usage["scopes_used"]["campaigns:read"], 4);
+}
+
+async fn operations_endpoints(t: &TestStore) {
+    let s = Server::start(t, Options::default()).await;
+    let get = |p: &str| s.client.get(format!("{}{p}", s.url)).send();
+    assert_eq!(get("/healthz").await.unwrap().status(), 200);
+    assert_eq!(get("/readyz").await.unwrap().status(), 200);
+    let (_, key) = s.create_key("acme", &["*"]).await;
+    s.verify(json!({"key": key})).await;
+    s.verify(json!({"key": key})).await;
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains("keyward_verifications_total{code=\"VALID\"} 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("keyward_verification_seconds_bucket"));
+    assert!(metrics.contains("keyward_cache_hits_total 1"), "{metrics}");
+    assert!(metrics.contains("keyward_cache_hit_ratio"));
+    assert!(metrics.contains("keyward_usage_flush_lag_seconds"));
+}
+
+async fn a_change_made_by_the_cli_reaches_the_server_within_a_second(t: &TestStore) {
+    let s = Server::start(t, Options::default()).await;
+    let (id, key) = s.create_key("acme", &["*"]).await;
+    assert_eq!(s.code_of(&key).await, "VALID"); // now cached
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["keys", "revoke", &id, "--config", &crate::example("coldsend")])
+        .args(t.cli_args())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let started = std::time::Instant::now();
+    while s.code_of(&key).await != "REVOKED" {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "not seen within 1 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    eprintln!("CLI revocation seen by the server after {:?}", started.elapsed());
+}
+
+async fn no_log_line_of_the_server_carries_a_key(t: &TestStore) {
+    let s = Server::start(
+        t,
+        Options {
+            env: vec![("KEYWARD_LOG", "trace".into())],
+            ..Options::default()
+        },
+    )
+    .await;
+    let (id, key) = s.create_key("acme", &["campaigns:read"]).await;
+    s.verify(json!({"key": key, "method": "GET", "path": "/api/public/v1/campaigns?token=SECRETQUERY"}))
+        .await;
+    let authz_headers = [
+        ("X-API-Key", key.as_str()),
+        ("X-Original-Method", "GET"),
+        ("X-Original-URI", "/api/public/v1/campaigns?token=SECRETQUERY"),
+    ];
+    authz(&s, &authz_headers).await;
+    let (_, rotated) = s.manage(Method::POST, &format!("/v1/keys/{id}/rotate"), None).await;
+    let new_key = rotated["key"].as_str().unwrap().to_owned();
+    let malformed = format!("{}X", &key[..key.len() - 1]);
+    s.verify(json!({"key": malformed})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let logs = s.stderr();
+    assert!(logs.contains("key created"), "logging is on");
+    for secret in [&key, &new_key, &s.management_key] {
+        let body = &secret[secret.len() - 36..];
+        assert!(!logs.contains(&body[..16]), "a key body is in the server logs");
+    }
+    assert!(
+        !logs.contains("SECRETQUERY"),
+        "query strings of original URIs are not logged"
+    );
+}
+
+on_both_stores!(
+    verify_answers_every_code_with_the_documented_body,
+    expired_keys_are_refused_against_the_clock,
+    authz_follows_the_forward_auth_rules,
+    authz_with_the_forwarded_family_and_method_override_opt_in,
+    management_api_lifecycle_and_errors,
+    management_errors_are_problem_json_never_500,
+    an_account_limited_management_key_sees_only_its_account,
+    usage_counts_are_visible_at_once_with_least_privilege_suggestions,
+    operations_endpoints,
+    a_change_made_by_the_cli_reaches_the_server_within_a_second,
+    no_log_line_of_the_server_carries_a_key,
+);
