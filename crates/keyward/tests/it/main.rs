@@ -9,6 +9,7 @@ mod check;
 mod http_api;
 mod keys_commands;
 mod lifecycle;
+mod nodes;
 mod server;
 mod support;
 

@@ -15,6 +15,7 @@ pub struct Server {
     pub url: String,
     pub client: Client,
     pub management_key: String,
+    #[allow(dead_code)]
     pub stdout_lines: Vec<String>,
     pub stderr_path: PathBuf,
     _logs: tempfile::TempDir,
@@ -22,6 +23,8 @@ pub struct Server {
 
 pub struct Options<'a> {
     pub catalog: &'a str,
+    /// Where the server finds the store, if not where the test store is.
+    pub store_args: Option<Vec<String>>,
     pub extra_args: Vec<String>,
     pub env: Vec<(&'a str, String)>,
 }
@@ -30,6 +33,7 @@ impl Default for Options<'_> {
     fn default() -> Self {
         Options {
             catalog: "coldsend",
+            store_args: None,
             extra_args: Vec::new(),
             env: Vec::new(),
         }
@@ -53,7 +57,7 @@ impl Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--config", &catalog])
-            .args(t.cli_args())
+            .args(options.store_args.clone().unwrap_or_else(|| t.cli_args()))
             .args(&options.extra_args)
             .env_remove("KEYWARD_DATABASE_URL")
             .env_remove("KEYWARD_DATA_DIR")

@@ -1,0 +1,250 @@
+//! Several processes on one store: a revocation on one node reaches the
+//! other within a second; SIGTERM under load loses no usage; a storage
+//! outage fails closed and recovers by itself; a flood of unknown keys does
+//! not starve known ones.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::server::{Options, Server};
+use crate::support::{Backend, TestStore};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revocation_on_one_node_reaches_the_other_within_a_second() {
+    let t = TestStore::new(Backend::Postgres).await;
+    let a = Server::start(&t, Options::default()).await;
+    let b = Server::start(
+        &t,
+        Options {
+            extra_args: vec!["--cache-ttl-seconds".into(), "60".into()],
+            ..Options::default()
+        },
+    )
+    .await;
+    let mut delays = Vec::new();
+    for round in 0..5 {
+        let (id, key) = a.create_key("acme", &["*"]).await;
+        assert_eq!(b.code_of(&key).await, "VALID", "round {round}: B has it cached now");
+        let (status, _) = a.manage(Method::POST, &format!("/v1/keys/{id}/revoke"), None).await;
+        assert_eq!(status, 200);
+        let revoked_at = Instant::now();
+        assert_eq!(
+            a.code_of(&key).await,
+            "REVOKED",
+            "effective at once on the node that revoked"
+        );
+        while b.code_of(&key).await != "REVOKED" {
+            assert!(
+                revoked_at.elapsed() < Duration::from_secs(1),
+                "round {round}: B still accepts the key after 1 s"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        delays.push(revoked_at.elapsed());
+    }
+    eprintln!("revocation seen by the other node after {delays:?}");
+    drop((a, b));
+    t.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_under_load_loses_no_usage_counts() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let t = TestStore::new(backend).await;
+        // A long flush interval: the counts can only reach the store through
+        // the final flush at shutdown.
+        let mut s = Server::start(
+            &t,
+            Options {
+                extra_args: vec!["--usage-flush-ms".into(), "600000".into()],
+                ..Options::default()
+            },
+        )
+        .await;
+        let (id, key) = s.create_key("acme", &["campaigns:read"]).await;
+        let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut workers = Vec::new();
+        for _ in 0..4 {
+            let (client, url, key, sent, stop) =
+                (s.client.clone(), s.url.clone(), key.clone(), sent.clone(), stop.clone());
+            workers.push(tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let body = json!({"key": key, "method": "GET", "path": "/api/public/v1/campaigns"});
+                    match client.post(format!("{url}/v1/verify")).json(&body).send().await {
+                        Ok(r) if r.status() == 200 => {
+                            sent.fetch_add(1, Ordering::Relaxed);
+                        }
+                        _ => break,
+                    }
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let code = tokio::task::spawn_blocking(move || {
+            let code = s.terminate();
+            (code, s)
+        })
+        .await
+        .unwrap();
+        stop.store(true, Ordering::Relaxed);
+        for w in workers {
+            let _ = w.await;
+        }
+        assert_eq!(code.0, Some(0), "graceful shutdown exits 0");
+        let answered = sent.load(Ordering::Relaxed);
+        assert!(answered > 10, "load was applied ({answered})");
+        let (hours, scopes) = t.store.usage_rows(&id, 0).await.unwrap();
+        let allowed: u64 = hours.values().map(|w| w.allowed).sum();
+        assert_eq!(allowed, answered, "every answered verification was counted and flushed");
+        assert_eq!(scopes.get("campaigns:read").copied(), Some(answered));
+        drop(code);
+        t.finish().await;
+    }
+}
+
+/// A TCP proxy to PostgreSQL that can be cut and restored.
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    async fn start(target: String) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let flag = up.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if !flag.load(Ordering::SeqCst) {
+                    let _ = inbound.shutdown().await;
+                    continue;
+                }
+                let target = target.clone();
+                let flag = flag.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let (mut ri, mut wi) = inbound.split();
+                    let (mut ro, mut wo) = outbound.split();
+                    let cut = async {
+                        while flag.load(Ordering::SeqCst) {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy(&mut ri, &mut wo) => {},
+                        _ = tokio::io::copy(&mut ro, &mut wi) => {},
+                        _ = cut => {},
+                    }
+                });
+            }
+        });
+        Proxy { port, up }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn storage_outage_fails_closed_and_recovers_by_itself() {
+    let (url, admin_url, name) = crate::support::fresh_postgres_database().await;
+    let host_port = url
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    let proxy = Proxy::start(host_port.clone()).await;
+    let proxied = url.replacen(&host_port, &format!("127.0.0.1:{}", proxy.port), 1);
+    let t = TestStore {
+        store: keyward::store::Store::open_postgres(&url).await.unwrap(),
+        sqlite_dir: None,
+        pg_database: Some((admin_url, name)),
+    };
+    let options = Options {
+        store_args: Some(vec!["--database-url".into(), proxied]),
+        ..Options::default()
+    };
+    let s = Server::start(&t, options).await;
+    let (_, cached) = s.create_key("acme", &["*"]).await;
+    let (_, uncached) = s.create_key("acme", &["*"]).await;
+    assert_eq!(s.code_of(&cached).await, "VALID");
+
+    proxy.up.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, body) = s.verify(json!({"key": uncached})).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["valid"], false);
+    let random = keyward::keys::format::generate("cs", "live").unwrap();
+    let (status, _) = s.verify(json!({"key": random.reveal()})).await;
+    assert_eq!(status, 503, "an unknown key is never vouched for without storage");
+    let r = s.client.get(format!("{}/readyz", s.url)).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+
+    proxy.up.store(true, Ordering::SeqCst);
+    let started = Instant::now();
+    loop {
+        let (status, body) = s.verify(json!({"key": uncached})).await;
+        if status == 200 {
+            assert_eq!(body["code"], "VALID");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "did not recover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("recovered {:?} after storage returned", started.elapsed());
+    drop(s);
+    t.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_of_unknown_keys_does_not_starve_known_ones() {
+    let t = TestStore::new(Backend::Sqlite).await;
+    let s = Server::start(&t, Options::default()).await;
+    let (_, key) = s.create_key("acme", &["*"]).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut flood = Vec::new();
+    for _ in 0..8 {
+        let (client, url, stop) = (s.client.clone(), s.url.clone(), stop.clone());
+        flood.push(tokio::spawn(async move {
+            let mut n = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                let random = keyward::keys::format::generate("cs", "live").unwrap();
+                let _ = client
+                    .post(format!("{url}/v1/verify"))
+                    .json(&json!({"key": random.reveal()}))
+                    .send()
+                    .await;
+                n += 1;
+            }
+            n
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut worst = Duration::ZERO;
+    for _ in 0..50 {
+        let started = Instant::now();
+        assert_eq!(s.code_of(&key).await, "VALID");
+        worst = worst.max(started.elapsed());
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut flooded = 0;
+    for f in flood {
+        flooded += f.await.unwrap();
+    }
+    eprintln!("{flooded} unknown keys sent; slowest known-key answer {worst:?}");
+    assert!(flooded > 100, "the flood ran");
+    assert!(worst < Duration::from_millis(500), "a known key waited {worst:?}");
+    drop(s);
+    t.finish().await;
+}
