@@ -26,6 +26,7 @@ pub enum ExportFormat {
     Json,
     Typescript,
     Markdown,
+    Openapi,
 }
 
 pub fn run(command: CatalogCommand) -> ExitCode {
@@ -54,6 +55,7 @@ pub fn run(command: CatalogCommand) -> ExitCode {
                     ExportFormat::Json => export::to_json(&catalog),
                     ExportFormat::Typescript => export::to_typescript(&catalog),
                     ExportFormat::Markdown => export::to_markdown(&catalog),
+                    ExportFormat::Openapi => export::to_openapi(&catalog),
                 };
                 print!("{text}");
                 ExitCode::SUCCESS

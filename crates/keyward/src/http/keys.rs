@@ -18,7 +18,7 @@ use super::AppState;
 use crate::keys::{KeyRecord, NewKey, RotateOptions, StatusFilter, Update};
 use crate::time::{parse_duration, Millis};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
     pub account: String,
@@ -26,6 +26,7 @@ pub struct CreateKey {
     pub scopes: Vec<String>,
     pub expires_at: Option<String>,
     pub environment: Option<String>,
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
 }
 
@@ -34,30 +35,32 @@ fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchKey {
     pub name: Option<String>,
     pub scopes: Option<Vec<String>>,
+    /// RFC 3339, or `null` to remove the expiry.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
     pub expires_at: Option<Option<String>>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeKey {
     pub reason: Option<String>,
 }
 
 /// Seconds, or a duration like `"1h"`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum GracePeriod {
     Seconds(i64),
     Text(String),
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateKey {
     pub grace_period: Option<GracePeriod>,
@@ -96,6 +99,8 @@ fn body_or_default<T: Default>(body: Option<ApiJson<T>>) -> T {
     body.map(|ApiJson(b)| b).unwrap_or_default()
 }
 
+#[utoipa::path(post, path = "/v1/keys", tag = "keys", security(("management_key" = [])), request_body = CreateKey,
+    responses((status = 201, description = "Created; `key` is the plaintext, shown this once", body = super::openapi::KeyResponse), (status = 400, description = "Invalid input, naming the field", body = super::openapi::ProblemDetails), (status = 401, description = "No or bad management key", body = super::openapi::ProblemDetails), (status = 403, description = "Another account than the management key's", body = super::openapi::ProblemDetails)))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     manager: Manager,
@@ -117,6 +122,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/keys", tag = "keys", security(("management_key" = [])),
+    params(("account" = Option<String>, Query,), ("status" = Option<String>, Query, description = "active (default), expired, revoked, all"), ("limit" = Option<u32>, Query,), ("cursor" = Option<String>, Query,)),
+    responses((status = 200, description = "Newest first", body = super::openapi::KeyPage), (status = 400, description = "Invalid input, naming the field", body = super::openapi::ProblemDetails), (status = 401, description = "No or bad management key", body = super::openapi::ProblemDetails)))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     manager: Manager,
@@ -136,6 +144,8 @@ pub async fn list(
     Ok(Json(json!({ "items": items, "next_cursor": page.next_cursor })))
 }
 
+#[utoipa::path(get, path = "/v1/keys/{id}", tag = "keys", security(("management_key" = [])), params(("id" = String, Path,)),
+    responses((status = 200, description = "The key with usage totals", body = super::openapi::KeyResponse), (status = 404, description = "No such key (or another account's)", body = super::openapi::ProblemDetails)))]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     manager: Manager,
@@ -155,6 +165,8 @@ pub async fn get(
     Ok(Json(view))
 }
 
+#[utoipa::path(patch, path = "/v1/keys/{id}", tag = "keys", security(("management_key" = [])), params(("id" = String, Path,)), request_body = PatchKey,
+    responses((status = 200, body = super::openapi::KeyResponse), (status = 400, description = "Invalid input, naming the field", body = super::openapi::ProblemDetails), (status = 401, description = "No or bad management key", body = super::openapi::ProblemDetails), (status = 404, body = super::openapi::ProblemDetails), (status = 409, description = "Revoked or expired", body = super::openapi::ProblemDetails)))]
 pub async fn patch(
     State(state): State<Arc<AppState>>,
     manager: Manager,
@@ -178,6 +190,8 @@ pub async fn patch(
     Ok(Json(key_view(&state, &record)))
 }
 
+#[utoipa::path(post, path = "/v1/keys/{id}/revoke", tag = "keys", security(("management_key" = [])), params(("id" = String, Path,)), request_body(content = RevokeKey, description = "Optional"),
+    responses((status = 200, description = "Revoked (idempotent, permanent)", body = super::openapi::KeyResponse), (status = 404, body = super::openapi::ProblemDetails)))]
 pub async fn revoke(
     State(state): State<Arc<AppState>>,
     manager: Manager,
@@ -193,6 +207,8 @@ pub async fn revoke(
     Ok(Json(key_view(&state, &record)))
 }
 
+#[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", security(("management_key" = [])), params(("id" = String, Path,)), request_body(content = RotateKey, description = "Optional"),
+    responses((status = 201, description = "The new key; `key` is its plaintext", body = super::openapi::KeyResponse), (status = 404, body = super::openapi::ProblemDetails), (status = 409, body = super::openapi::ProblemDetails)))]
 pub async fn rotate(
     State(state): State<Arc<AppState>>,
     manager: Manager,
@@ -227,6 +243,8 @@ pub async fn rotate(
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/keys/{id}/usage", tag = "keys", security(("management_key" = [])), params(("id" = String, Path,)),
+    responses((status = 200, body = super::openapi::UsageResponse), (status = 404, body = super::openapi::ProblemDetails)))]
 pub async fn usage(
     State(state): State<Arc<AppState>>,
     manager: Manager,
@@ -244,6 +262,8 @@ pub async fn usage(
     Ok(Json(serde_json::to_value(usage).unwrap_or_default()))
 }
 
+#[utoipa::path(get, path = "/v1/audit", tag = "keys", security(("management_key" = [])), params(("account" = Option<String>, Query,), ("key_id" = Option<String>, Query,), ("limit" = Option<u32>, Query,), ("cursor" = Option<String>, Query,)),
+    responses((status = 200, description = "Audit events, newest first")))]
 pub async fn audit(
     State(state): State<Arc<AppState>>,
     manager: Manager,
@@ -259,6 +279,7 @@ pub async fn audit(
     Ok(Json(serde_json::to_value(page).unwrap_or_default()))
 }
 
+#[utoipa::path(get, path = "/v1/catalog", tag = "catalog", security(("management_key" = [])), responses((status = 200, description = "The loaded catalog")))]
 pub async fn catalog(State(state): State<Arc<AppState>>, _manager: Manager) -> Json<Value> {
     Json(serde_json::to_value(state.keys.catalog().document()).unwrap_or_default())
 }

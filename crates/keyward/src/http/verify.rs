@@ -25,7 +25,7 @@ use super::AppState;
 use crate::config::HeaderFamily;
 use crate::verify::{Ask, Authentication, CachedKey, Code};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
     pub key: String,
@@ -65,6 +65,13 @@ fn record_usage(state: &AppState, key: &CachedKey, code: Code, decision: Option<
     state.usage.record(&key_id, code, scopes, crate::time::Millis::now());
 }
 
+#[utoipa::path(post, path = "/v1/verify", tag = "verification",
+    request_body = VerifyRequest,
+    responses(
+        (status = 200, description = "The answer, valid or not", body = super::openapi::VerifyResponse),
+        (status = 400, description = "Bad request (unknown scope, malformed JSON)", body = super::openapi::ProblemDetails),
+        (status = 503, description = "Storage unavailable and the key not cached", body = super::openapi::ProblemDetails),
+    ))]
 pub async fn verify(
     State(state): State<Arc<AppState>>,
     ApiJson(req): ApiJson<VerifyRequest>,
@@ -213,6 +220,15 @@ fn forbidden(code: Code, detail: String, required: &[&str], granted: &[String], 
     (StatusCode::FORBIDDEN, axum::Json(body)).into_response()
 }
 
+#[utoipa::path(get, path = "/v1/authz", tag = "verification",
+    description = "Forward-auth (any method). Key from `Authorization: Bearer` or `X-API-Key`; the original request from `X-Original-Method`/`X-Original-URI` (or `X-Forwarded-*`, per `[server] forward_auth_headers`).",
+    responses(
+        (status = 200, description = "Allowed; `X-Keyward-Key-Id`, `X-Keyward-Account`, `X-Keyward-Scopes`, `X-Keyward-Environment` set"),
+        (status = 400, description = "Two keys, or conflicting header families", body = super::openapi::ProblemDetails),
+        (status = 401, description = "Missing, malformed, unknown, expired or revoked key", body = super::openapi::ProblemDetails),
+        (status = 403, description = "Missing scopes or unknown route", body = super::openapi::Forbidden),
+        (status = 503, description = "Storage unavailable", body = super::openapi::ProblemDetails),
+    ))]
 pub async fn authz(State(state): State<Arc<AppState>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let started = Instant::now();
     let response = authz_inner(&state, &method, &uri, &headers)

@@ -58,6 +58,14 @@ fn export_json_typescript_and_markdown() {
     assert_eq!(md.status.code(), Some(0));
     assert!(stdout(&md).contains("### Knowledge Base\n\n| Scope | Description |"));
 
+    let openapi = keyward(&["catalog", "export", &atender, "--format", "openapi"]);
+    assert_eq!(openapi.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&openapi.stdout).unwrap();
+    assert_eq!(
+        v["paths"]["/api/v1/kb"]["post"]["security"][0]["apiKey"],
+        serde_json::json!(["knowledge:write"])
+    );
+
     let bad = keyward(&["catalog", "export", &atender, "--format", "yaml"]);
     assert_eq!(bad.status.code(), Some(2));
 }

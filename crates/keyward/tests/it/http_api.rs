@@ -624,6 +624,46 @@ async fn operations_endpoints(t: &TestStore) {
     assert!(metrics.contains("keyward_cache_hits_total 1"), "{metrics}");
     assert!(metrics.contains("keyward_cache_hit_ratio"));
     assert!(metrics.contains("keyward_usage_flush_lag_seconds"));
+
+    let doc: Value = get("/openapi.json").await.unwrap().json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for (path, method) in [
+        ("/v1/verify", "post"),
+        ("/v1/authz", "get"),
+        ("/v1/keys", "post"),
+        ("/v1/keys", "get"),
+        ("/v1/keys/{id}", "get"),
+        ("/v1/keys/{id}", "patch"),
+        ("/v1/keys/{id}/revoke", "post"),
+        ("/v1/keys/{id}/rotate", "post"),
+        ("/v1/keys/{id}/usage", "get"),
+        ("/v1/audit", "get"),
+        ("/v1/catalog", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} missing from /openapi.json"
+        );
+    }
+    let schemas = &doc["components"]["schemas"];
+    for name in [
+        "VerifyRequest",
+        "VerifyResponse",
+        "CreateKey",
+        "PatchKey",
+        "KeyResponse",
+        "ProblemDetails",
+        "UsageResponse",
+    ] {
+        assert!(schemas[name].is_object(), "schema {name} missing");
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["management_key"]["scheme"],
+        "bearer"
+    );
 }
 
 async fn a_change_made_by_the_cli_reaches_the_server_within_a_second(t: &TestStore) {

@@ -80,3 +80,30 @@ fn markdown_table_cells_escape_pipes() {
     let c = keyward_scopes::Catalog::from_toml("q.toml", src).unwrap();
     assert!(to_markdown(&c).contains("| `docs:read` | a \\| b |"));
 }
+
+#[test]
+fn openapi_export_lists_routes_with_their_scopes() {
+    let c = seed("surveys");
+    let doc: serde_json::Value = serde_json::from_str(&keyward_scopes::export::to_openapi(&c)).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let execute = &doc["paths"]["/api/v1/sequences/{id}/execute"]["post"];
+    assert_eq!(
+        execute["security"][0]["apiKey"],
+        serde_json::json!(["sequences:execute"])
+    );
+    assert_eq!(execute["parameters"][0]["name"], "id");
+    assert_eq!(execute["description"], "Requires: `sequences:execute`");
+    let contact = &doc["paths"]["/api/v1/contacts/{id}"];
+    assert!(contact["get"].is_object() && contact["patch"].is_object() && contact["delete"].is_object());
+    assert_eq!(doc["components"]["securitySchemes"]["apiKey"]["name"], "X-API-Key");
+    assert_eq!(
+        doc["x-keyward-scopes"]["surveys:send"],
+        "Trigger survey sends to contacts"
+    );
+    let kb = seed("atender");
+    let doc: serde_json::Value = serde_json::from_str(&keyward_scopes::export::to_openapi(&kb)).unwrap();
+    assert!(
+        doc["paths"]["/api/v1/kb/{rest}"]["get"].is_object(),
+        "catch-alls become plain parameters"
+    );
+}

@@ -1,0 +1,81 @@
+use serde_json::{json, Map, Value};
+
+use crate::catalog::Catalog;
+use crate::route::Segment;
+
+/// An OpenAPI 3.1 document of the API the catalog describes: every route
+/// with the scopes it requires (as the security requirement's scopes and in
+/// its description), and the scope list under the security schemes.
+pub fn to_openapi(catalog: &Catalog) -> String {
+    let api = catalog.api();
+    let mut scopes = Map::new();
+    for resource in catalog.resources() {
+        for action in resource.actions.iter().filter(|a| a.grantable) {
+            scopes.insert(catalog.scope_name(action.scope).to_owned(), json!(action.description));
+        }
+    }
+    let mut paths: Map<String, Value> = Map::new();
+    for route in catalog.routes() {
+        let template = crate::route::Template::parse(&route.path).ok();
+        let path = openapi_path(&route.path);
+        let required: Vec<&str> = route.scopes.iter().map(|id| catalog.scope_name(*id)).collect();
+        let parameters: Vec<Value> = template
+            .iter()
+            .flat_map(|t| t.segments().iter())
+            .filter_map(|s| match s {
+                Segment::Param(name) | Segment::CatchAll(name) => {
+                    Some(json!({"name": name.as_ref(), "in": "path", "required": true, "schema": {"type": "string"}}))
+                }
+                Segment::Literal(_) => None,
+            })
+            .collect();
+        let description = if required.is_empty() {
+            "Requires a valid key.".to_owned()
+        } else {
+            format!(
+                "Requires: {}",
+                required.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+            )
+        };
+        let entry = paths.entry(path).or_insert_with(|| json!({}));
+        for method in &route.methods {
+            let mut operation = json!({
+                "summary": route.description.clone().unwrap_or_else(|| format!("{method} {}", route.path)),
+                "description": description,
+                "security": [{"apiKey": required}, {"bearer": required}],
+                "responses": {
+                    "401": {"description": "Missing, unknown, expired or revoked key"},
+                    "403": {"description": "The key lacks a required scope"},
+                },
+            });
+            if !parameters.is_empty() {
+                operation["parameters"] = json!(parameters);
+            }
+            entry[method.as_str().to_ascii_lowercase()] = operation;
+        }
+    }
+    let doc = json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": format!("{} API", api.name),
+            "version": "1",
+            "description": format!("Keys look like `{}_{}_...`. Scopes: {}.", api.key_prefix,
+                api.environments.first().map_or("live", String::as_str), scopes.len()),
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "bearer": {"type": "http", "scheme": "bearer", "description": "The same key as a Bearer token"},
+            },
+        },
+        "x-keyward-scopes": scopes,
+        "x-keyward-bundles": catalog.bundles().iter().map(|b| (b.name.clone(), json!(catalog.bundle_scopes(b).collect::<Vec<_>>()))).collect::<Map<_, _>>(),
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+}
+
+/// `/a/{id}/{*rest}` -> `/a/{id}/{rest}`.
+fn openapi_path(template: &str) -> String {
+    template.replace("{*", "{")
+}
