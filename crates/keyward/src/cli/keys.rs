@@ -70,6 +70,14 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Usage of a key: 24 h / 7 d / 30 d, scopes used, least-privilege
+    /// suggestion (counts flushed by servers; a server's last second may be
+    /// missing).
+    Usage {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// The audit trail, newest first.
     Audit {
         #[arg(long)]
@@ -266,6 +274,34 @@ async fn execute(svc: &KeyService, command: KeysCommand) -> Result<(), Failure> 
                 )
                 .await?;
             print_new_key(svc, &new, &secret, json);
+        }
+        KeysCommand::Usage { id, json } => {
+            let key = svc.get(&id, None).await?;
+            let recorder = crate::usage::Recorder::new(false);
+            let usage = crate::usage::usage(&recorder, svc.store(), svc.catalog(), &key, Millis::now())
+                .await
+                .map_err(|e| Failure::from(crate::keys::KeyError::from(e)))?;
+            if json {
+                print_json(&serde_json::to_value(&usage).unwrap_or_default());
+            } else {
+                let rows: Vec<Vec<String>> = usage
+                    .windows
+                    .iter()
+                    .map(|(label, w)| vec![(*label).to_owned(), w.allowed.to_string(), w.denied.to_string()])
+                    .collect();
+                print!("{}", table(&["WINDOW", "ALLOWED", "DENIED"], &rows));
+                let used: Vec<String> = usage.scopes_used.iter().map(|(s, n)| format!("{s} ({n})")).collect();
+                println!(
+                    "scopes used:      {}",
+                    if used.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        used.join(", ")
+                    }
+                );
+                println!("unused grants:    {}", usage.unused_scopes.join(", "));
+                println!("least privilege:  {}", usage.suggested_scopes.join(", "));
+            }
         }
         KeysCommand::Audit {
             account,

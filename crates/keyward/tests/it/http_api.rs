@@ -605,6 +605,15 @@ async fn usage_counts_are_visible_at_once_with_least_privilege_suggestions(t: &T
     let (_, usage) = s.manage(Method::GET, &format!("/v1/keys/{id}/usage"), None).await;
     assert_eq!(usage["windows"]["24h"], json!({"allowed": 5, "denied": 1}));
     assert_eq!(usage["scopes_used"]["campaigns:read"], 4);
+    // The CLI reads the flushed counts from the database.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["keys", "usage", &id, "--json", "--config", &crate::example("coldsend")])
+        .args(t.cli_args())
+        .output()
+        .unwrap();
+    let cli: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cli["windows"]["7d"], json!({"allowed": 5, "denied": 1}));
+    assert_eq!(cli["unused_scopes"], json!(["sender_accounts:read"]));
 }
 
 async fn operations_endpoints(t: &TestStore) {
