@@ -14,7 +14,7 @@ PORT=18090
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt install wrk" >&2; exit 1; }
 command -v sqlite3 >/dev/null || { echo "sqlite3 is needed: apt install sqlite3" >&2; exit 1; }
-cargo build --release -p keyward >/dev/null
+cargo build --release -q -p keyward
 BIN=target/release/keyward
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT

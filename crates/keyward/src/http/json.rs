@@ -84,3 +84,41 @@ where
             .map_err(|e| Problem::bad_request(format!("invalid body: {e}")))
     }
 }
+
+/// A JSON body kept as bytes, to deserialize types that borrow from it
+/// (the verify hot path), with the same errors as [`ApiJson`].
+pub struct ApiBytes(axum::body::Bytes);
+
+impl ApiBytes {
+    pub fn parse<'a, T: serde::Deserialize<'a>>(&'a self) -> Result<T, Problem> {
+        serde_json::from_slice(&self.0).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => Problem::bad_request(format!("invalid body: {e}")),
+            _ => Problem::bad_request(format!("malformed JSON: {e}")),
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !is_json {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the body must be JSON with `Content-Type: application/json`",
+            ));
+        }
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(ApiBytes(bytes)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large"))
+            }
+            Err(e) => Err(Problem::new(e.status(), e.body_text())),
+        }
+    }
+}

@@ -9,6 +9,7 @@
 //! catalog opts in. A presented key and the query string of an original
 //! URI are never logged.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,7 +20,7 @@ use keyward_scopes::{Decision, NoRoute};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::json::ApiJson;
+use super::json::ApiBytes;
 use super::problem::Problem;
 use super::AppState;
 use crate::config::HeaderFamily;
@@ -27,11 +28,33 @@ use crate::verify::{Ask, Authentication, CachedKey, Code};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct VerifyRequest {
-    pub key: String,
+pub struct VerifyRequest<'a> {
+    /// Borrowed from the body when it has no escapes (no allocation).
+    #[serde(borrow)]
+    #[schema(value_type = String)]
+    pub key: Cow<'a, str>,
     pub scopes: Option<Vec<String>>,
-    pub method: Option<String>,
-    pub path: Option<String>,
+    #[serde(borrow)]
+    #[schema(value_type = Option<String>)]
+    pub method: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    #[schema(value_type = Option<String>)]
+    pub path: Option<Cow<'a, str>>,
+}
+
+/// The verify answer, serialized straight from borrowed data (no
+/// intermediate JSON tree on the hot path).
+#[derive(serde::Serialize)]
+struct VerifyAnswer<'a> {
+    valid: bool,
+    code: Code,
+    key_id: Option<&'a str>,
+    account: Option<&'a str>,
+    environment: Option<&'a str>,
+    required: Vec<&'a str>,
+    granted: &'a [String],
+    missing: Vec<&'a str>,
+    detail: Option<String>,
 }
 
 const METHOD_OVERRIDE_HEADERS: [&str; 3] = ["x-http-method-override", "x-http-method", "x-method-override"];
@@ -72,11 +95,9 @@ fn record_usage(state: &AppState, key: &CachedKey, code: Code, decision: Option<
         (status = 400, description = "Bad request (unknown scope, malformed JSON)", body = super::openapi::ProblemDetails),
         (status = 503, description = "Storage unavailable and the key not cached", body = super::openapi::ProblemDetails),
     ))]
-pub async fn verify(
-    State(state): State<Arc<AppState>>,
-    ApiJson(req): ApiJson<VerifyRequest>,
-) -> Result<Response, Problem> {
+pub async fn verify(State(state): State<Arc<AppState>>, body: ApiBytes) -> Result<Response, Problem> {
     let started = Instant::now();
+    let req: VerifyRequest<'_> = body.parse()?;
     let catalog = state.verifier.catalog().clone();
     let requirement = match (&req.scopes, &req.method, &req.path) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
@@ -100,11 +121,18 @@ pub async fn verify(
         }
         Authentication::Rejected(code) => {
             state.metrics.observe(code.as_str(), started);
-            let body = json!({
-                "valid": false, "code": code, "key_id": null, "account": null, "environment": null,
-                "required": [], "granted": [], "missing": [], "detail": detail(code, None, &[]),
-            });
-            return Ok(axum::Json(body).into_response());
+            let answer = VerifyAnswer {
+                valid: false,
+                code,
+                key_id: None,
+                account: None,
+                environment: None,
+                required: Vec::new(),
+                granted: &[],
+                missing: Vec::new(),
+                detail: detail(code, None, &[]),
+            };
+            return Ok(axum::Json(answer).into_response());
         }
         Authentication::Key(key, code) => (key, code),
     };
@@ -120,19 +148,20 @@ pub async fn verify(
     };
     record_usage(&state, &key, code, decision.as_ref());
     let (required, missing) = names(decision.as_ref());
-    let body = json!({
-        "valid": code == Code::Valid,
-        "code": code,
-        "key_id": key.record.id,
-        "account": key.record.account,
-        "environment": key.record.environment,
-        "required": required,
-        "granted": key.record.scopes,
-        "missing": missing,
-        "detail": detail(code, decision.as_ref(), &missing),
-    });
+    let answer = VerifyAnswer {
+        valid: code == Code::Valid,
+        code,
+        key_id: Some(&key.record.id),
+        account: Some(&key.record.account),
+        environment: Some(&key.record.environment),
+        detail: detail(code, decision.as_ref(), &missing),
+        required,
+        granted: &key.record.scopes,
+        missing,
+    };
+    let response = axum::Json(answer).into_response();
     state.metrics.observe(code.as_str(), started);
-    Ok(axum::Json(body).into_response())
+    Ok(response)
 }
 
 /// The presented key: `Authorization: Bearer` or `X-API-Key`; both with
