@@ -86,7 +86,11 @@ impl Metrics {
 
     pub fn observe(&self, code: &str, started: Instant) {
         let seconds = started.elapsed().as_secs_f64();
-        match LABELS.iter().position(|l| *l == code).and_then(|i| self.resolved.get(i)) {
+        match LABELS
+            .iter()
+            .position(|l| *l == code)
+            .and_then(|i| self.resolved.get(i))
+        {
             Some((count, latency)) => {
                 count.inc();
                 latency.observe(seconds);
