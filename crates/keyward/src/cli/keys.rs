@@ -114,17 +114,13 @@ pub fn parse_expiry(field: &str, value: &str) -> Result<Millis, Failure> {
     })
 }
 
-pub fn key_json(svc: &KeyService, k: &KeyRecord) -> serde_json::Value {
-    svc.view(k)
-}
-
 fn print_json(v: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
 fn print_new_key(svc: &KeyService, record: &KeyRecord, secret: &KeySecret, as_json: bool) {
     if as_json {
-        let mut v = key_json(svc, record);
+        let mut v = svc.view(record);
         v["key"] = json!(secret.reveal());
         print_json(&v);
     } else {
@@ -203,7 +199,7 @@ async fn execute(svc: &KeyService, command: KeysCommand) -> Result<(), Failure> 
             let status: StatusFilter = status.parse().map_err(bad_input)?;
             let page = svc.list(account.as_deref(), status, limit, cursor.as_deref()).await?;
             if json {
-                let items: Vec<_> = page.items.iter().map(|k| key_json(svc, k)).collect();
+                let items: Vec<_> = page.items.iter().map(|k| svc.view(k)).collect();
                 print_json(&json!({ "items": items, "next_cursor": page.next_cursor }));
             } else {
                 let now = Millis::now();
@@ -237,7 +233,7 @@ async fn execute(svc: &KeyService, command: KeysCommand) -> Result<(), Failure> 
         KeysCommand::Show { id, json } => {
             let k = svc.get(&id, None).await?;
             if json {
-                print_json(&key_json(svc, &k));
+                print_json(&svc.view(&k));
             } else {
                 print!("{}", show(svc, &k));
             }
@@ -245,7 +241,7 @@ async fn execute(svc: &KeyService, command: KeysCommand) -> Result<(), Failure> 
         KeysCommand::Revoke { id, reason, json } => {
             let k = svc.revoke(&id, reason.as_deref(), &actor, None).await?;
             if json {
-                print_json(&key_json(svc, &k));
+                print_json(&svc.view(&k));
             } else {
                 print!("{}", show(svc, &k));
             }

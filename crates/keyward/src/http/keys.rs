@@ -90,10 +90,6 @@ fn expiry(value: &str) -> Result<Millis, Problem> {
         .ok_or_else(|| Problem::invalid("expires_at", format!("expires_at: `{value}` is not an RFC 3339 time")))
 }
 
-pub fn key_view(state: &AppState, k: &KeyRecord) -> Value {
-    state.keys.view(k)
-}
-
 /// The body, or its default when the request has none.
 fn body_or_default<T: Default>(body: Option<ApiJson<T>>) -> T {
     body.map(|ApiJson(b)| b).unwrap_or_default()
@@ -117,7 +113,7 @@ pub async fn create(
     };
     let (record, secret) = state.keys.create(new, &manager.actor()).await?;
     state.verifier.forget_key(&record.id);
-    let mut view = key_view(&state, &record);
+    let mut view = state.keys.view(&record);
     view["key"] = json!(secret.reveal());
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
@@ -140,7 +136,7 @@ pub async fn list(
         return Ok(Json(json!({ "items": [], "next_cursor": null })));
     };
     let page = state.keys.list(account, status, q.limit, q.cursor.as_deref()).await?;
-    let items: Vec<Value> = page.items.iter().map(|k| key_view(&state, k)).collect();
+    let items: Vec<Value> = page.items.iter().map(|k| state.keys.view(k)).collect();
     Ok(Json(json!({ "items": items, "next_cursor": page.next_cursor })))
 }
 
@@ -160,7 +156,7 @@ pub async fn get(
         Millis::now(),
     )
     .await?;
-    let mut view = key_view(&state, &record);
+    let mut view = state.keys.view(&record);
     view["usage"] = json!({ "windows": usage.windows, "last_used_at": usage.last_used_at });
     Ok(Json(view))
 }
@@ -187,7 +183,7 @@ pub async fn patch(
         .update(&id, update, &manager.actor(), manager.account_limit())
         .await?;
     state.verifier.forget_key(&id);
-    Ok(Json(key_view(&state, &record)))
+    Ok(Json(state.keys.view(&record)))
 }
 
 #[utoipa::path(post, path = "/v1/keys/{id}/revoke", tag = "keys", security(("management_key" = [])), params(("id" = String, Path,)), request_body(content = RevokeKey, description = "Optional"),
@@ -204,7 +200,7 @@ pub async fn revoke(
         .revoke(&id, body.reason.as_deref(), &manager.actor(), manager.account_limit())
         .await?;
     state.verifier.forget_key(&id);
-    Ok(Json(key_view(&state, &record)))
+    Ok(Json(state.keys.view(&record)))
 }
 
 #[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", security(("management_key" = [])), params(("id" = String, Path,)), request_body(content = RotateKey, description = "Optional"),
@@ -236,7 +232,7 @@ pub async fn rotate(
         .rotate(&id, options, &manager.actor(), manager.account_limit())
         .await?;
     state.verifier.forget_key(&old.id);
-    let mut view = key_view(&state, &new);
+    let mut view = state.keys.view(&new);
     view["key"] = json!(secret.reveal());
     view["rotated_from"] = json!(old.id);
     view["old_key_expires_at"] = json!(old.expires_at);

@@ -1,5 +1,6 @@
 //! A tight loop of route decisions, for profilers (perf, callgrind):
-//! `cargo run --release -p keyward-benches --example route_loop`
+//! `cargo bench -p keyward-benches --bench route_loop` (the executable it
+//! prints with `--no-run` takes the iteration count as its argument).
 #![allow(clippy::unwrap_used)]
 use keyward_benches::{grants, keyward_catalog, METHOD, NEEDED_SCOPE, PATH};
 use std::hint::black_box;
