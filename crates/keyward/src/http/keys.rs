@@ -15,7 +15,7 @@ use super::auth::Manager;
 use super::json::ApiJson;
 use super::problem::Problem;
 use super::AppState;
-use crate::keys::{KeyRecord, NewKey, RotateOptions, StatusFilter, Update};
+use crate::keys::{NewKey, RotateOptions, StatusFilter, Update};
 use crate::time::{parse_duration, Millis};
 
 #[derive(Deserialize, utoipa::ToSchema)]
