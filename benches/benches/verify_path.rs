@@ -1,0 +1,101 @@
+//! keyward's own work per verification, without HTTP: authenticate a cached
+//! key (format check, SHA-256, cache lookup), decide a route, count usage
+//! and serialize the answer. Compare with the per-request time of the load
+//! bench to see how much of a request is keyward and how much is HTTP.
+//!
+//! Run: `cargo bench -p keyward-benches --bench verify_path`
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use keyward::keys::{KeyService, NewKey};
+use keyward::store::Store;
+use keyward::time::Millis;
+use keyward::usage::Recorder;
+use keyward::verify::{Ask, Authentication, CacheSettings, Code, Verifier};
+use keyward_scopes::Catalog;
+
+/// The shape of the server's verify answer (borrowed, as the handler does).
+#[derive(serde::Serialize)]
+struct Answer<'a> {
+    valid: bool,
+    code: Code,
+    key_id: &'a str,
+    account: &'a str,
+    environment: &'a str,
+    required: Vec<&'a str>,
+    granted: &'a [String],
+    missing: Vec<&'a str>,
+}
+
+fn verify_path(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/catalogs/coldsend.toml");
+    let catalog = Arc::new(Catalog::from_toml(path, &std::fs::read_to_string(path).unwrap()).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let store = rt.block_on(Store::open_sqlite(&dir.path().join("k.db"))).unwrap();
+    let service = KeyService::new(store.clone(), catalog.clone());
+    let new = NewKey {
+        account: "acme".into(),
+        name: "k".into(),
+        scopes: vec!["campaigns:read".into()],
+        ..NewKey::default()
+    };
+    let (_, secret) = rt.block_on(service.create(new, "bench")).unwrap();
+    let key = secret.reveal().to_owned();
+    let verifier = Verifier::new(catalog, store, &CacheSettings::default());
+    let recorder = Recorder::new(true);
+    rt.block_on(verifier.authenticate(&key)); // fill the cache
+
+    let mut group = c.benchmark_group("verify_path");
+    group.bench_function("authenticate_cached", |b| {
+        b.iter(|| {
+            rt.block_on(async { matches!(verifier.authenticate(black_box(&key)).await, Authentication::Key(..)) })
+        })
+    });
+    group.bench_function("whole_handler_work", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let Authentication::Key(k, _) = verifier.authenticate(black_box(&key)).await else {
+                    panic!()
+                };
+                let (code, decision) = verifier.decide(
+                    &k,
+                    Ask::Route {
+                        method: "GET",
+                        path: "/api/public/v1/campaigns/42",
+                    },
+                );
+                let required = decision.as_ref().map(|d| d.required()).unwrap_or_default();
+                let missing = decision.as_ref().map(|d| d.missing()).unwrap_or_default();
+                recorder.record(
+                    &k.id_arc,
+                    code,
+                    decision.iter().flat_map(|d| d.required_ids()),
+                    Millis::now(),
+                );
+                let answer = Answer {
+                    valid: code == Code::Valid,
+                    code,
+                    key_id: &k.record.id,
+                    account: &k.record.account,
+                    environment: &k.record.environment,
+                    required,
+                    granted: &k.record.scopes,
+                    missing,
+                };
+                serde_json::to_vec(&answer).unwrap().len()
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, verify_path);
+criterion_main!(benches);
