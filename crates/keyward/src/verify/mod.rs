@@ -230,7 +230,14 @@ impl Verifier {
     pub async fn authenticate(&self, presented: &str) -> Authentication {
         let api = self.catalog.api();
         if format::parse(presented, &api.key_prefix, &api.environments).is_err() {
-            return Authentication::Rejected(Code::Malformed);
+            // A management key is a real key, just never one of these:
+            // NOT_FOUND (DESIGN.md section 8), still without any lookup.
+            let code = if format::parse_management(presented).is_ok() {
+                Code::NotFound
+            } else {
+                Code::Malformed
+            };
+            return Authentication::Rejected(code);
         }
         let key = match self.lookup(KeyHash::of(presented)).await {
             Ok(Some(key)) => key,

@@ -118,6 +118,21 @@ async fn authz_follows_the_forward_auth_rules(t: &TestStore) {
     let s = Server::start(t, Options::default()).await;
     let (id, key) = s.create_key("acme", &["campaigns:read"]).await;
     let (_, other) = s.create_key("acme", &["campaigns:read"]).await;
+    let (_, several) = s.create_key("acme", &["campaigns:read", "leads:all", "*"]).await;
+    let r = authz(
+        &s,
+        &[
+            ("X-API-Key", &several),
+            ("X-Original-Method", "GET"),
+            ("X-Original-URI", "/api/public/v1/campaigns"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        r.headers()["x-keyward-scopes"],
+        "campaigns:read,leads:all,*",
+        "grants as stored, joined with `,`"
+    );
     let ok = authz(
         &s,
         &[
@@ -731,7 +746,35 @@ async fn no_log_line_of_the_server_carries_a_key(t: &TestStore) {
     );
 }
 
+/// The first start on an empty embedded database writes one management key
+/// to a 0600 file and prints its path, never the key; PostgreSQL gets none.
+async fn the_first_management_key_is_written_to_a_private_file(t: &TestStore) {
+    let s = Server::start(t, Options::default()).await;
+    match &t.sqlite_dir {
+        Some(dir) => {
+            use std::os::unix::fs::PermissionsExt;
+            let file = dir.path().join("management-key");
+            assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+            let printed = s.stdout_lines.join("\n");
+            assert!(printed.contains(&file.display().to_string()), "{printed}");
+            assert!(
+                !printed.contains(&s.management_key[4..]),
+                "the key itself is never printed"
+            );
+            assert!(!s.stderr().contains(&s.management_key[4..]));
+            assert_eq!(t.store.count_management_keys().await.unwrap(), 1);
+        }
+        // Only the one `keyward admin create-key` made for the test.
+        None => assert_eq!(
+            t.store.count_management_keys().await.unwrap(),
+            1,
+            "nothing is created automatically"
+        ),
+    }
+}
+
 on_both_stores!(
+    the_first_management_key_is_written_to_a_private_file,
     verify_answers_every_code_with_the_documented_body,
     expired_keys_are_refused_against_the_clock,
     authz_follows_the_forward_auth_rules,

@@ -15,7 +15,6 @@ pub struct Server {
     pub url: String,
     pub client: Client,
     pub management_key: String,
-    #[allow(dead_code)]
     pub stdout_lines: Vec<String>,
     pub stderr_path: PathBuf,
     _logs: tempfile::TempDir,
