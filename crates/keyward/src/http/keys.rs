@@ -15,8 +15,9 @@ use super::auth::Manager;
 use super::json::ApiJson;
 use super::problem::Problem;
 use super::AppState;
-use crate::keys::{NewKey, RotateOptions, StatusFilter, Update};
+use crate::keys::{KeyRecord, NewKey, RotateOptions, StatusFilter, Update};
 use crate::time::{parse_duration, Millis};
+use crate::usage::Usage;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -90,6 +91,21 @@ fn expiry(value: &str) -> Result<Millis, Problem> {
         .ok_or_else(|| Problem::invalid("expires_at", format!("expires_at: `{value}` is not an RFC 3339 time")))
 }
 
+/// A key within the manager's reach, and its usage (this node's unflushed
+/// counts included).
+async fn key_and_usage(state: &AppState, manager: &Manager, id: &str) -> Result<(KeyRecord, Usage), Problem> {
+    let record = state.keys.get(id, manager.account_limit()).await?;
+    let usage = crate::usage::usage(
+        &state.usage,
+        state.keys.store(),
+        state.keys.catalog(),
+        &record,
+        Millis::now(),
+    )
+    .await?;
+    Ok((record, usage))
+}
+
 /// The body, or its default when the request has none.
 fn body_or_default<T: Default>(body: Option<ApiJson<T>>) -> T {
     body.map(|ApiJson(b)| b).unwrap_or_default()
@@ -147,15 +163,7 @@ pub async fn get(
     manager: Manager,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    let record = state.keys.get(&id, manager.account_limit()).await?;
-    let usage = crate::usage::usage(
-        &state.usage,
-        state.keys.store(),
-        state.keys.catalog(),
-        &record,
-        Millis::now(),
-    )
-    .await?;
+    let (record, usage) = key_and_usage(&state, &manager, &id).await?;
     let mut view = state.keys.view(&record);
     view["usage"] = json!({ "windows": usage.windows, "last_used_at": usage.last_used_at });
     Ok(Json(view))
@@ -246,15 +254,7 @@ pub async fn usage(
     manager: Manager,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    let record = state.keys.get(&id, manager.account_limit()).await?;
-    let usage = crate::usage::usage(
-        &state.usage,
-        state.keys.store(),
-        state.keys.catalog(),
-        &record,
-        Millis::now(),
-    )
-    .await?;
+    let (_, usage) = key_and_usage(&state, &manager, &id).await?;
     Ok(Json(serde_json::to_value(usage).unwrap_or_default()))
 }
 
