@@ -248,3 +248,50 @@ async fn a_flood_of_unknown_keys_does_not_starve_known_ones() {
     drop(s);
     t.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn losing_the_change_feed_clears_the_cache() {
+    let (url, admin_url, name) = crate::support::fresh_postgres_database().await;
+    let host_port = url
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    let proxy = Proxy::start(host_port.clone()).await;
+    let proxied = url.replacen(&host_port, &format!("127.0.0.1:{}", proxy.port), 1);
+    let t = TestStore {
+        store: keyward::store::Store::open_postgres(&url).await.unwrap(),
+        sqlite_dir: None,
+        pg_database: Some((admin_url, name)),
+    };
+    let options = Options {
+        store_args: Some(vec!["--database-url".into(), proxied]),
+        extra_args: vec!["--cache-ttl-seconds".into(), "60".into()],
+        ..Options::default()
+    };
+    let s = Server::start(&t, options).await;
+    let (id, key) = s.create_key("acme", &["*"]).await;
+    assert_eq!(s.code_of(&key).await, "VALID");
+    // A change that sends no notification (as if it were lost).
+    t.raw_execute(&format!(
+        "UPDATE keys SET revoked_at = 1, revoked_by = 'sql' WHERE id = '{id}'"
+    ))
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(s.code_of(&key).await, "VALID", "still cached: nothing told this node");
+    proxy.up.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.up.store(true, Ordering::SeqCst);
+    let started = Instant::now();
+    while s.code_of(&key).await != "REVOKED" {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the cache was not cleared after the feed was lost"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(s);
+    t.finish().await;
+}
