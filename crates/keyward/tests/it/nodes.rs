@@ -155,8 +155,9 @@ impl Proxy {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn storage_outage_fails_closed_and_recovers_by_itself() {
+/// A fresh PostgreSQL database, a proxy in front of it, and the URL that
+/// goes through the proxy (for the server; the test connects directly).
+async fn proxied_postgres() -> (TestStore, Proxy, String) {
     let (url, admin_url, name) = crate::support::fresh_postgres_database().await;
     let host_port = url
         .split('@')
@@ -171,6 +172,12 @@ async fn storage_outage_fails_closed_and_recovers_by_itself() {
         sqlite_dir: None,
         pg_database: Some((admin_url, name)),
     };
+    (t, proxy, proxied)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn storage_outage_fails_closed_and_recovers_by_itself() {
+    let (t, proxy, proxied) = proxied_postgres().await;
     let options = Options {
         store_args: Some(vec!["--database-url".into(), proxied]),
         ..Options::default()
@@ -251,20 +258,7 @@ async fn a_flood_of_unknown_keys_does_not_starve_known_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn losing_the_change_feed_clears_the_cache() {
-    let (url, admin_url, name) = crate::support::fresh_postgres_database().await;
-    let host_port = url
-        .split('@')
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap()
-        .to_owned();
-    let proxy = Proxy::start(host_port.clone()).await;
-    let proxied = url.replacen(&host_port, &format!("127.0.0.1:{}", proxy.port), 1);
-    let t = TestStore {
-        store: keyward::store::Store::open_postgres(&url).await.unwrap(),
-        sqlite_dir: None,
-        pg_database: Some((admin_url, name)),
-    };
+    let (t, proxy, proxied) = proxied_postgres().await;
     let options = Options {
         store_args: Some(vec!["--database-url".into(), proxied]),
         extra_args: vec!["--cache-ttl-seconds".into(), "60".into()],
