@@ -7,6 +7,12 @@ use crate::support::{on_both_stores, TestStore};
 use crate::{stderr, stdout};
 
 fn run(t: &TestStore, args: &[&str]) -> std::process::Output {
+    run_with_env(t, args, &[])
+}
+
+/// `keyward <args>` on the test's store (and the ColdSend catalog for
+/// `keys` commands), with extra environment variables.
+fn run_with_env(t: &TestStore, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     all.extend(t.cli_args());
     let coldsend = crate::example("coldsend");
@@ -18,6 +24,7 @@ fn run(t: &TestStore, args: &[&str]) -> std::process::Output {
         .env_remove("KEYWARD_DATABASE_URL")
         .env_remove("KEYWARD_DATA_DIR")
         .env("USER", "tester")
+        .envs(env.iter().copied())
         .output()
         .unwrap()
 }
@@ -203,19 +210,8 @@ fn the_embedded_data_directory_is_private() {
 /// both formats: the key appears on stdout and in no log line.
 async fn no_log_line_carries_a_plaintext_key(t: &TestStore) {
     for format in ["text", "json"] {
-        let run_logged = |args: &[&str]| {
-            let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-            all.extend(t.cli_args());
-            if args[0] == "keys" {
-                all.extend(["--config".to_owned(), crate::example("coldsend")]);
-            }
-            std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
-                .args(&all)
-                .env("KEYWARD_LOG", "trace")
-                .env("KEYWARD_LOG_FORMAT", format)
-                .output()
-                .unwrap()
-        };
+        let run_logged =
+            |args: &[&str]| run_with_env(t, args, &[("KEYWARD_LOG", "trace"), ("KEYWARD_LOG_FORMAT", format)]);
         let created = run_logged(&["keys", "create", "--account", "acme", "--name", "k", "--scope", "*"]);
         let key = stdout(&created).trim().to_owned();
         let id = {
