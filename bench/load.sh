@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
-# Load bench of `keyward serve` on loopback: throughput and p99 of /v1/verify
-# and /v1/authz relative to the same server's bare /healthz, measured in one
-# run; usage counting on vs off; 1k vs 1M keys stored (SQLite).
+# Load bench of `keyward serve` on loopback: throughput, p99 and server CPU
+# per request of /v1/verify and /v1/authz relative to the same server's bare
+# /healthz; usage counting on vs off; 1k vs 1M keys stored (SQLite).
 #
-# Needs wrk (apt install wrk) and sqlite3 (apt install sqlite3).
-# Usage: bench/load.sh [seconds per measurement, default 10]
+# Three servers run side by side (1k keys with usage counting, 1k without,
+# 1M with) and every measurement is repeated in ROUNDS interleaved rounds, so
+# that drift of this shared machine hits all cases alike; the summary gives
+# the median and the range of each ratio across rounds. On a machine with two
+# or more cores the servers are pinned to core 0 and wrk to core 1, so the
+# load generator's own work does not eat into the server's core.
+#
+# Needs wrk, sqlite3 and taskset (apt install wrk sqlite3 util-linux).
+# Usage: bench/load.sh [seconds per measurement, default 5] [rounds, default 5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION=${1:-10}
-THREADS=1      # wrk threads: the machine has 2 cores, keyward gets the rest
+DURATION=${1:-5}
+ROUNDS=${2:-5}
 CONNECTIONS=32
-PORT=18090
+BASE_PORT=18090
 
-command -v wrk >/dev/null || { echo "wrk is needed: apt install wrk" >&2; exit 1; }
-command -v sqlite3 >/dev/null || { echo "sqlite3 is needed: apt install sqlite3" >&2; exit 1; }
+for tool in wrk sqlite3 taskset python3; do
+    command -v $tool >/dev/null || { echo "$tool is needed (apt install wrk sqlite3 util-linux python3)" >&2; exit 1; }
+done
 cargo build --release -q -p keyward
 BIN=target/release/keyward
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+if [ "$(nproc)" -ge 2 ]; then SERVER_CPU=(taskset -c 0); LOAD_CPU=(taskset -c 1); else SERVER_CPU=(); LOAD_CPU=(); fi
 
 # Prepares a data dir with one real key plus bulk keys; prints the key.
 prepare() {
@@ -30,42 +39,57 @@ prepare() {
     "$BIN" keys create --data-dir "$dir" --account acme --name bench --scope campaigns:read
 }
 
-# wrk's requests/s and p99 (ms) for a script (or none).
+# CPU ticks (user + system) a process has used.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# One measurement: prints "rps p99_ms non2xx cpu_us_per_request".
 measure() {
-    local path=$1 script=${2:-}
-    local out
+    local pid=$1 url=$2 script=${3:-} before after out
+    before=$(ticks "$pid")
     if [ -n "$script" ]; then
-        out=$(wrk -t$THREADS -c$CONNECTIONS -d"${DURATION}s" --latency -s "bench/$script" "http://127.0.0.1:$PORT$path")
+        out=$("${LOAD_CPU[@]}" wrk -t1 -c$CONNECTIONS -d"${DURATION}s" --latency -s "bench/$script" "$url")
     else
-        out=$(wrk -t$THREADS -c$CONNECTIONS -d"${DURATION}s" --latency "http://127.0.0.1:$PORT$path")
+        out=$("${LOAD_CPU[@]}" wrk -t1 -c$CONNECTIONS -d"${DURATION}s" --latency "$url")
     fi
-    local rps p99 non2xx
-    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-    p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' <<<"$out")
-    non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
-    echo "$rps $p99 ${non2xx:-0}"
+    after=$(ticks "$pid")
+    awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '
+        /Requests\/sec/ { rps = $2 }
+        /Non-2xx/ { bad = $5 }
+        $1 == "99%" { v = $2; if (v ~ /us$/) { sub(/us/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms/, "", v) } else if (v ~ /s$/) { sub(/s/, "", v); v *= 1000 }; p99 = v }
+        /requests in/ { n = $1 }
+        END { printf "%s %s %d %.3f\n", rps, p99, bad, ticks / hz * 1e6 / n }' <<<"$out"
 }
 
-run_case() {
-    local label=$1 keys=$2 usage=$3
-    local dir="$WORK/$label"
-    export KEYWARD_KEY
-    KEYWARD_KEY=$(prepare "$dir" "$keys")
-    "$BIN" serve --data-dir "$dir" --listen "127.0.0.1:$PORT" --usage "$usage" >/dev/null 2>&1 &
-    local pid=$!
-    for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+CASES=("1k-usage-on 1000 true" "1k-usage-off 1000 false" "1M-usage-on 1000000 true")
+declare -A PID KEY PORT
+i=0
+for case in "${CASES[@]}"; do
+    read -r label keys usage <<<"$case"
+    dir="$WORK/$label"
+    KEY[$label]=$(prepare "$dir" "$keys")
+    PORT[$label]=$((BASE_PORT + i)); i=$((i + 1))
+    "${SERVER_CPU[@]}" "$BIN" serve --data-dir "$dir" --listen "127.0.0.1:${PORT[$label]}" --usage "$usage" >/dev/null 2>&1 &
+    PID[$label]=$!
+done
+for label in "${!PORT[@]}"; do
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:${PORT[$label]}/healthz" >/dev/null && break; sleep 0.1; done
     # Warm the cache and the connection pool.
-    wrk -t1 -c4 -d1s -s bench/verify.lua "http://127.0.0.1:$PORT/v1/verify" >/dev/null
-    read -r h_rps h_p99 _ <<<"$(measure /healthz)"
-    read -r v_rps v_p99 v_bad <<<"$(measure /v1/verify verify.lua)"
-    read -r a_rps a_p99 a_bad <<<"$(measure /v1/authz authz.lua)"
-    kill -TERM $pid; wait $pid || true
-    awk -v l="$label" -v k="$keys" -v u="$usage" -v hr="$h_rps" -v hp="$h_p99" -v vr="$v_rps" -v vp="$v_p99" -v ar="$a_rps" -v ap="$a_p99" -v vb="$v_bad" -v ab="$a_bad" \
-        'BEGIN { printf "| %s | %d | %s | %.0f | %.2f | %.0f (%.2fx) | %.2f | %.0f (%.2fx) | %.2f | %s/%s |\n", l, k, u, hr, hp, vr, vr/hr, vp, ar, ar/hr, ap, vb, ab }'
-}
+    KEYWARD_KEY=${KEY[$label]} "${LOAD_CPU[@]}" wrk -t1 -c4 -d1s -s bench/verify.lua "http://127.0.0.1:${PORT[$label]}/v1/verify" >/dev/null
+done
 
-echo "| case | keys | usage | healthz req/s | healthz p99 ms | verify req/s (x healthz) | verify p99 ms | authz req/s (x healthz) | authz p99 ms | non-2xx verify/authz |"
-echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---|"
-run_case 1k-usage-on 1000 true
-run_case 1k-usage-off 1000 false
-run_case 1M-usage-on 1000000 true
+RAW="$WORK/raw.txt"
+for round in $(seq "$ROUNDS"); do
+    for case in "${CASES[@]}"; do
+        read -r label _ _ <<<"$case"
+        export KEYWARD_KEY=${KEY[$label]}
+        url="http://127.0.0.1:${PORT[$label]}"
+        echo "$round $label healthz $(measure "${PID[$label]}" "$url/healthz")" >>"$RAW"
+        echo "$round $label verify $(measure "${PID[$label]}" "$url/v1/verify" verify.lua)" >>"$RAW"
+        echo "$round $label authz $(measure "${PID[$label]}" "$url/v1/authz" authz.lua)" >>"$RAW"
+    done
+    echo "round $round of $ROUNDS done" >&2
+done
+echo "Raw measurements (round case endpoint req/s p99-ms non-2xx server-cpu-us/request):"
+sed 's/^/    /' "$RAW"
+echo
+python3 bench/summarize.py "$RAW"

@@ -18,19 +18,6 @@ use keyward::usage::Recorder;
 use keyward::verify::{Ask, Authentication, CacheSettings, Code, Verifier};
 use keyward_scopes::Catalog;
 
-/// The shape of the server's verify answer (borrowed, as the handler does).
-#[derive(serde::Serialize)]
-struct Answer<'a> {
-    valid: bool,
-    code: Code,
-    key_id: &'a str,
-    account: &'a str,
-    environment: &'a str,
-    required: Vec<&'a str>,
-    granted: &'a [String],
-    missing: Vec<&'a str>,
-}
-
 fn verify_path(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -51,18 +38,68 @@ fn verify_path(c: &mut Criterion) {
     let key = secret.reveal().to_owned();
     let verifier = Verifier::new(catalog, store, &CacheSettings::default());
     let recorder = Recorder::new(true);
-    rt.block_on(verifier.authenticate(&key)); // fill the cache
+    rt.block_on(verifier.authenticate(&key, Millis::now())); // fill the cache
 
     let mut group = c.benchmark_group("verify_path");
+    // The pieces, to see where the whole goes.
+    let api = verifier.catalog().api().clone();
+    group.bench_function("piece_format_and_checksum", |b| {
+        b.iter(|| keyward::keys::format::parse(black_box(&key), &api.key_prefix, &api.environments).is_ok())
+    });
+    group.bench_function("piece_sha256", |b| {
+        b.iter(|| keyward::keys::KeyHash::of(black_box(&key)))
+    });
+    group.bench_function("piece_block_on_empty", |b| {
+        b.iter(|| rt.block_on(async { black_box(1) }))
+    });
+    let Authentication::Key(cached, _) = rt.block_on(verifier.authenticate(&key, Millis::now())) else {
+        panic!()
+    };
+    group.bench_function("piece_decide_route", |b| {
+        b.iter(|| {
+            verifier
+                .decide(
+                    &cached,
+                    Ask::Route {
+                        method: "GET",
+                        path: black_box("/api/public/v1/campaigns/42"),
+                    },
+                )
+                .0
+        })
+    });
+    let (_, decision) = verifier.decide(
+        &cached,
+        Ask::Route {
+            method: "GET",
+            path: "/api/public/v1/campaigns/42",
+        },
+    );
+    group.bench_function("piece_usage_record", |b| {
+        b.iter(|| {
+            recorder.record(
+                &cached.id_arc,
+                Code::Valid,
+                decision.iter().flat_map(|d| d.required_ids()),
+                Millis::now(),
+            )
+        })
+    });
     group.bench_function("authenticate_cached", |b| {
         b.iter(|| {
-            rt.block_on(async { matches!(verifier.authenticate(black_box(&key)).await, Authentication::Key(..)) })
+            rt.block_on(async {
+                matches!(
+                    verifier.authenticate(black_box(&key), Millis::now()).await,
+                    Authentication::Key(..)
+                )
+            })
         })
     });
     group.bench_function("whole_handler_work", |b| {
         b.iter(|| {
             rt.block_on(async {
-                let Authentication::Key(k, _) = verifier.authenticate(black_box(&key)).await else {
+                let now = Millis::now();
+                let Authentication::Key(k, _) = verifier.authenticate(black_box(&key), now).await else {
                     panic!()
                 };
                 let (code, decision) = verifier.decide(
@@ -72,25 +109,8 @@ fn verify_path(c: &mut Criterion) {
                         path: "/api/public/v1/campaigns/42",
                     },
                 );
-                let required = decision.as_ref().map(|d| d.required()).unwrap_or_default();
-                let missing = decision.as_ref().map(|d| d.missing()).unwrap_or_default();
-                recorder.record(
-                    &k.id_arc,
-                    code,
-                    decision.iter().flat_map(|d| d.required_ids()),
-                    Millis::now(),
-                );
-                let answer = Answer {
-                    valid: code == Code::Valid,
-                    code,
-                    key_id: &k.record.id,
-                    account: &k.record.account,
-                    environment: &k.record.environment,
-                    required,
-                    granted: &k.record.scopes,
-                    missing,
-                };
-                serde_json::to_vec(&answer).unwrap().len()
+                recorder.record(&k.id_arc, code, decision.iter().flat_map(|d| d.required_ids()), now);
+                keyward::http::verify::answer(code, Some(&k), decision.as_ref())
             })
         })
     });

@@ -59,6 +59,11 @@ impl<'a> Decision<'a> {
         self.outcome
     }
 
+    /// The catalog that decided, to name scopes by id.
+    pub fn catalog(&self) -> &'a Catalog {
+        self.catalog
+    }
+
     /// The matched route, for route decisions.
     pub fn route(&self) -> Option<&'a Route> {
         self.route

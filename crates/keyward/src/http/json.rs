@@ -2,9 +2,13 @@
 //! wrong content type 415, malformed JSON or unknown and missing fields 400
 //! naming them, oversized bodies 413.
 
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
+use axum::RequestExt;
+use bytes::BytesMut;
+use http_body_util::{BodyExt, LengthLimitError};
 use serde::de::DeserializeOwned;
 
 use super::problem::Problem;
@@ -57,19 +61,13 @@ where
 {
     type Rejection = Problem;
 
-    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request(req: Request, _state: &S) -> Result<Option<Self>, Self::Rejection> {
         let is_json = req
             .headers()
             .get(axum::http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json"));
-        let bytes = match axum::body::Bytes::from_request(req, state).await {
-            Ok(bytes) => bytes,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large"))
-            }
-            Err(e) => return Err(Problem::new(e.status(), e.body_text())),
-        };
+        let bytes = read_body(req).await?;
         if bytes.is_empty() {
             return Ok(None);
         }
@@ -87,7 +85,7 @@ where
 
 /// A JSON body kept as bytes, to deserialize types that borrow from it
 /// (the verify hot path), with the same errors as [`ApiJson`].
-pub struct ApiBytes(axum::body::Bytes);
+pub struct ApiBytes(Bytes);
 
 impl ApiBytes {
     pub fn parse<'a, T: serde::Deserialize<'a>>(&'a self) -> Result<T, Problem> {
@@ -101,7 +99,7 @@ impl ApiBytes {
 impl<S: Send + Sync> FromRequest<S> for ApiBytes {
     type Rejection = Problem;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         let is_json = req
             .headers()
             .get(axum::http::header::CONTENT_TYPE)
@@ -113,12 +111,43 @@ impl<S: Send + Sync> FromRequest<S> for ApiBytes {
                 "the body must be JSON with `Content-Type: application/json`",
             ));
         }
-        match axum::body::Bytes::from_request(req, state).await {
-            Ok(bytes) => Ok(ApiBytes(bytes)),
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large"))
+        read_body(req).await.map(ApiBytes)
+    }
+}
+
+/// A whole request body within the configured limit (`DefaultBodyLimit`).
+/// The usual small request arrives as one data frame, which is kept as is:
+/// no buffer list and no copy, unlike collecting it.
+async fn read_body(req: Request) -> Result<Bytes, Problem> {
+    let mut body = req.into_limited_body();
+    let mut first: Option<Bytes> = None;
+    let mut joined: Option<BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(body_error)?.into_data() else {
+            continue; // trailers
+        };
+        match (&mut joined, first.take()) {
+            (Some(joined), _) => joined.extend_from_slice(&data),
+            (None, Some(earlier)) => {
+                let mut both = BytesMut::with_capacity(earlier.len() + data.len());
+                both.extend_from_slice(&earlier);
+                both.extend_from_slice(&data);
+                joined = Some(both);
             }
-            Err(e) => Err(Problem::new(e.status(), e.body_text())),
+            (None, None) => first = Some(data),
         }
     }
+    Ok(joined.map(BytesMut::freeze).or(first).unwrap_or_default())
+}
+
+/// 413 when the body is over the limit, 400 when it could not be read.
+fn body_error(e: axum::Error) -> Problem {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(error) = source {
+        if error.is::<LengthLimitError>() {
+            return Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large");
+        }
+        source = error.source();
+    }
+    Problem::bad_request(format!("the body could not be read: {e}"))
 }

@@ -4,6 +4,8 @@
 use std::time::Instant;
 
 use axum::http::StatusCode;
+
+use crate::verify::Code;
 use prometheus::{
     Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
@@ -28,10 +30,11 @@ const LABELS: [&str; 14] = [
     "authz_other",
 ];
 
+const UNAVAILABLE: usize = 7;
+const AUTHZ_200: usize = 8;
+
 pub struct Metrics {
     registry: Registry,
-    verifications: IntCounterVec,
-    latency: HistogramVec,
     resolved: Vec<(IntCounter, Histogram)>,
     cache_hits: IntGauge,
     cache_misses: IntGauge,
@@ -75,8 +78,6 @@ impl Metrics {
         Ok(Metrics {
             resolved,
             registry,
-            verifications,
-            latency,
             cache_hits,
             cache_misses,
             cache_hit_ratio,
@@ -84,34 +85,33 @@ impl Metrics {
         })
     }
 
-    pub fn observe(&self, code: &str, started: Instant) {
-        let seconds = started.elapsed().as_secs_f64();
-        match LABELS
-            .iter()
-            .position(|l| *l == code)
-            .and_then(|i| self.resolved.get(i))
-        {
-            Some((count, latency)) => {
-                count.inc();
-                latency.observe(seconds);
-            }
-            None => {
-                self.verifications.with_label_values(&[code]).inc();
-                self.latency.with_label_values(&[code]).observe(seconds);
-            }
-        }
+    /// A verification answered with `code` (its label's index is the
+    /// code's position in [`Code::ALL`]).
+    pub fn observe_code(&self, code: Code, started: Instant) {
+        self.observe_at(code as usize, started);
+    }
+
+    pub fn observe_unavailable(&self, started: Instant) {
+        self.observe_at(UNAVAILABLE, started);
     }
 
     pub fn observe_status(&self, status: StatusCode, started: Instant) {
-        let code = match status.as_u16() {
-            200 => "authz_200",
-            400 => "authz_400",
-            401 => "authz_401",
-            403 => "authz_403",
-            503 => "authz_503",
-            _ => "authz_other",
+        let label = match status.as_u16() {
+            200 => AUTHZ_200,
+            400 => AUTHZ_200 + 1,
+            401 => AUTHZ_200 + 2,
+            403 => AUTHZ_200 + 3,
+            503 => AUTHZ_200 + 4,
+            _ => AUTHZ_200 + 5,
         };
-        self.observe(code, started);
+        self.observe_at(label, started);
+    }
+
+    fn observe_at(&self, label: usize, started: Instant) {
+        if let Some((count, latency)) = self.resolved.get(label) {
+            count.inc();
+            latency.observe(started.elapsed().as_secs_f64());
+        }
     }
 
     pub fn render(&self, hits: u64, misses: u64, flush_lag: f64) -> String {
@@ -124,5 +124,30 @@ impl Metrics {
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hot path indexes labels by position: they must line up.
+    #[test]
+    fn labels_line_up_with_codes_and_statuses() {
+        for code in Code::ALL {
+            assert_eq!(LABELS[code as usize], code.as_str());
+        }
+        assert_eq!(LABELS[UNAVAILABLE], "unavailable");
+        assert_eq!(
+            &LABELS[AUTHZ_200..],
+            [
+                "authz_200",
+                "authz_400",
+                "authz_401",
+                "authz_403",
+                "authz_503",
+                "authz_other"
+            ]
+        );
     }
 }

@@ -9,7 +9,7 @@ pub mod metrics;
 pub mod openapi;
 mod ops;
 pub mod problem;
-mod verify;
+pub mod verify;
 
 use std::sync::Arc;
 

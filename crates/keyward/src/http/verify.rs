@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use keyward_scopes::{Decision, NoRoute};
+use keyward_scopes::{Decision, NoRoute, ScopeId};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -24,6 +24,7 @@ use super::json::ApiBytes;
 use super::problem::Problem;
 use super::AppState;
 use crate::config::HeaderFamily;
+use crate::time::Millis;
 use crate::verify::{Ask, Authentication, CachedKey, Code};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -42,19 +43,62 @@ pub struct VerifyRequest<'a> {
     pub path: Option<Cow<'a, str>>,
 }
 
-/// The verify answer, serialized straight from borrowed data (no
-/// intermediate JSON tree on the hot path).
-#[derive(serde::Serialize)]
-struct VerifyAnswer<'a> {
-    valid: bool,
-    code: Code,
-    key_id: Option<&'a str>,
-    account: Option<&'a str>,
-    environment: Option<&'a str>,
-    required: Vec<&'a str>,
-    granted: &'a [String],
-    missing: Vec<&'a str>,
-    detail: Option<String>,
+/// The content type of a verify answer, built once.
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// The verify answer `{valid, code, key_id, account, environment, required,
+/// granted, missing, detail?}` (DESIGN.md section 5), written straight into
+/// the response body: the key's members come pre-rendered from its cache
+/// entry, scope names and the detail are escaped by serde_json.
+pub fn answer(code: Code, key: Option<&CachedKey>, decision: Option<&Decision<'_>>) -> Response {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(if code == Code::Valid {
+        b"{\"valid\":true,\"code\":\""
+    } else {
+        b"{\"valid\":false,\"code\":\""
+    });
+    out.extend_from_slice(code.as_str().as_bytes());
+    out.extend_from_slice(b"\",");
+    match key {
+        Some(key) => out.extend_from_slice(key.rendered.json_identity.as_bytes()),
+        None => out.extend_from_slice(b"\"key_id\":null,\"account\":null,\"environment\":null"),
+    }
+    out.extend_from_slice(b",\"required\":");
+    write_names(&mut out, decision, |d| d.required_ids());
+    out.extend_from_slice(b",\"granted\":");
+    out.extend_from_slice(key.map_or("[]", |k| &*k.rendered.json_granted).as_bytes());
+    out.extend_from_slice(b",\"missing\":");
+    write_names(&mut out, decision, |d| d.missing_ids());
+    if let Some(detail) = detail(code, decision) {
+        out.extend_from_slice(b",\"detail\":");
+        write_str(&mut out, &detail);
+    }
+    out.push(b'}');
+    let mut response = Response::new(axum::body::Body::from(out));
+    response.headers_mut().insert(header::CONTENT_TYPE, APPLICATION_JSON);
+    response
+}
+
+fn write_names<'a, I: Iterator<Item = ScopeId>>(
+    out: &mut Vec<u8>,
+    decision: Option<&Decision<'a>>,
+    ids: impl Fn(&Decision<'a>) -> I,
+) {
+    out.push(b'[');
+    if let Some(d) = decision {
+        for (i, id) in ids(d).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, d.catalog().scope_name(id));
+        }
+    }
+    out.push(b']');
+}
+
+/// A JSON string, escaped by serde_json (writing to a Vec cannot fail).
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    let _ = serde_json::to_writer(out, s);
 }
 
 const METHOD_OVERRIDE_HEADERS: [&str; 3] = ["x-http-method-override", "x-http-method", "x-method-override"];
@@ -63,14 +107,18 @@ fn names<'a>(decision: Option<&Decision<'a>>) -> (Vec<&'a str>, Vec<&'a str>) {
     decision.map_or_else(|| (Vec::new(), Vec::new()), |d| (d.required(), d.missing()))
 }
 
-fn detail(code: Code, decision: Option<&Decision<'_>>, missing: &[&str]) -> Option<String> {
+/// The human explanation of a code; `None` for `VALID`.
+fn detail(code: Code, decision: Option<&Decision<'_>>) -> Option<String> {
     match code {
         Code::Valid => None,
         Code::Malformed => Some("the key is not a key of this API (format or checksum)".to_owned()),
         Code::NotFound => Some("unknown key".to_owned()),
         Code::Expired => Some("the key has expired".to_owned()),
         Code::Revoked => Some("the key has been revoked".to_owned()),
-        Code::InsufficientScope => Some(format!("Missing required scopes: {}", missing.join(", "))),
+        Code::InsufficientScope => Some(format!(
+            "Missing required scopes: {}",
+            decision.map(Decision::missing).unwrap_or_default().join(", ")
+        )),
         Code::UnknownRoute => Some(match decision.and_then(Decision::no_route) {
             Some(NoRoute::Rejected(why)) => format!("no route: {why}"),
             Some(NoRoute::UnknownMethod) => "no route: unknown method".to_owned(),
@@ -79,13 +127,12 @@ fn detail(code: Code, decision: Option<&Decision<'_>>, missing: &[&str]) -> Opti
     }
 }
 
-fn record_usage(state: &AppState, key: &CachedKey, code: Code, decision: Option<&Decision<'_>>) {
-    let key_id: Arc<str> = Arc::clone(&key.id_arc);
+fn record_usage(state: &AppState, key: &CachedKey, code: Code, decision: Option<&Decision<'_>>, now: Millis) {
     let scopes = decision
         .filter(|_| code == Code::Valid)
         .into_iter()
         .flat_map(|d| d.required_ids());
-    state.usage.record(&key_id, code, scopes, crate::time::Millis::now());
+    state.usage.record(&key.id_arc, code, scopes, now);
 }
 
 #[utoipa::path(post, path = "/v1/verify", tag = "verification",
@@ -98,7 +145,7 @@ fn record_usage(state: &AppState, key: &CachedKey, code: Code, decision: Option<
 pub async fn verify(State(state): State<Arc<AppState>>, body: ApiBytes) -> Result<Response, Problem> {
     let started = Instant::now();
     let req: VerifyRequest<'_> = body.parse()?;
-    let catalog = state.verifier.catalog().clone();
+    let catalog = state.verifier.catalog();
     let requirement = match (&req.scopes, &req.method, &req.path) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             return Err(Problem::bad_request(
@@ -114,25 +161,15 @@ pub async fn verify(State(state): State<Arc<AppState>>, body: ApiBytes) -> Resul
         (None, None, Some(_)) => return Err(Problem::invalid("method", "`path` needs `method`")),
         (None, _, _) => None,
     };
-    let (key, code) = match state.verifier.authenticate(&req.key).await {
+    let now = Millis::now();
+    let (key, code) = match state.verifier.authenticate(&req.key, now).await {
         Authentication::Unavailable => {
-            state.metrics.observe("unavailable", started);
+            state.metrics.observe_unavailable(started);
             return Err(Problem::unavailable().with("valid", json!(false)));
         }
         Authentication::Rejected(code) => {
-            state.metrics.observe(code.as_str(), started);
-            let answer = VerifyAnswer {
-                valid: false,
-                code,
-                key_id: None,
-                account: None,
-                environment: None,
-                required: Vec::new(),
-                granted: &[],
-                missing: Vec::new(),
-                detail: detail(code, None, &[]),
-            };
-            return Ok(axum::Json(answer).into_response());
+            state.metrics.observe_code(code, started);
+            return Ok(answer(code, None, None));
         }
         Authentication::Key(key, code) => (key, code),
     };
@@ -146,36 +183,21 @@ pub async fn verify(State(state): State<Arc<AppState>>, body: ApiBytes) -> Resul
     } else {
         (code, None)
     };
-    record_usage(&state, &key, code, decision.as_ref());
-    let (required, missing) = names(decision.as_ref());
-    let answer = VerifyAnswer {
-        valid: code == Code::Valid,
-        code,
-        key_id: Some(&key.record.id),
-        account: Some(&key.record.account),
-        environment: Some(&key.record.environment),
-        detail: detail(code, decision.as_ref(), &missing),
-        required,
-        granted: &key.record.scopes,
-        missing,
-    };
-    let response = axum::Json(answer).into_response();
-    state.metrics.observe(code.as_str(), started);
+    record_usage(&state, &key, code, decision.as_ref(), now);
+    let response = answer(code, Some(&key), decision.as_ref());
+    state.metrics.observe_code(code, started);
     Ok(response)
 }
 
 /// The presented key: `Authorization: Bearer` or `X-API-Key`; both with
 /// different values is refused.
-fn presented_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
+fn presented_key(headers: &HeaderMap) -> Result<Option<&str>, Problem> {
     let bearer = headers
-        .get(axum::http::header::AUTHORIZATION)
+        .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(|v| v.trim().to_owned());
-    let api_key = headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_owned());
+        .map(str::trim);
+    let api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim);
     match (bearer, api_key) {
         (Some(a), Some(b)) if a != b => Err(Problem::bad_request(
             "two different keys were presented (Authorization and X-API-Key)",
@@ -184,7 +206,7 @@ fn presented_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
     }
 }
 
-fn header<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, Problem> {
+fn single_header<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, Problem> {
     let mut values = headers.get_all(name).iter();
     let first = values.next();
     if values.next().is_some() {
@@ -199,13 +221,14 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, Pro
 }
 
 /// The original method and URI from the configured header family, or from
-/// the request itself (Envoy's `ext_authz` with a path prefix).
-fn original_request(
+/// the request itself (Envoy's `ext_authz` with a path prefix). Borrowed
+/// from the request where it can be.
+fn original_request<'r>(
     family: HeaderFamily,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-) -> Result<(String, String), Problem> {
+    method: &'r Method,
+    uri: &'r Uri,
+    headers: &'r HeaderMap,
+) -> Result<(&'r str, Cow<'r, str>), Problem> {
     let (ours, theirs) = match family {
         HeaderFamily::Nginx => (
             ("x-original-method", "x-original-uri"),
@@ -216,10 +239,10 @@ fn original_request(
             ("x-original-method", "x-original-uri"),
         ),
     };
-    let our_method = header(headers, ours.0)?;
-    let our_uri = header(headers, ours.1)?;
+    let our_method = single_header(headers, ours.0)?;
+    let our_uri = single_header(headers, ours.1)?;
     for (mine, other) in [(our_method, theirs.0), (our_uri, theirs.1)] {
-        if let Some(value) = header(headers, other)? {
+        if let Some(value) = single_header(headers, other)? {
             if mine != Some(value) {
                 return Err(Problem::bad_request(format!(
                     "`{other}` disagrees with the configured forward-auth headers; only one header family is trusted"
@@ -231,13 +254,13 @@ fn original_request(
         let path = uri.path().strip_prefix("/v1/authz").unwrap_or("");
         let path = if path.is_empty() { "/" } else { path };
         match uri.query() {
-            Some(q) => format!("{path}?{q}"),
-            None => path.to_owned(),
+            Some(q) => Cow::Owned(format!("{path}?{q}")),
+            None => Cow::Borrowed(path),
         }
     };
-    let original_method = our_method.map_or_else(|| method.as_str().to_owned(), str::to_owned);
+    let original_method = our_method.unwrap_or_else(|| method.as_str());
     let original_uri = match our_uri {
-        Some(u) => u.to_owned(),
+        Some(u) => Cow::Borrowed(u),
         None if our_method.is_none() => fallback_path(),
         None => return Err(Problem::bad_request(format!("`{}` is missing", ours.1))),
     };
@@ -247,6 +270,10 @@ fn original_request(
 fn forbidden(code: Code, detail: String, required: &[&str], granted: &[String], missing: &[&str]) -> Response {
     let body = json!({ "detail": detail, "code": code, "required": required, "granted": granted, "missing": missing });
     (StatusCode::FORBIDDEN, axum::Json(body)).into_response()
+}
+
+fn unauthorized(code: Code) -> Problem {
+    Problem::unauthorized(detail(code, None).unwrap_or_default()).with("code", json!(code))
 }
 
 #[utoipa::path(get, path = "/v1/authz", tag = "verification",
@@ -268,12 +295,12 @@ pub async fn authz(State(state): State<Arc<AppState>>, method: Method, uri: Uri,
 }
 
 async fn authz_inner(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<Response, Problem> {
-    let catalog = state.verifier.catalog().clone();
+    let catalog = state.verifier.catalog();
     let presented = presented_key(headers)?;
     let (mut original_method, original_uri) =
         original_request(state.config.forward_auth_headers, method, uri, headers)?;
     for name in METHOD_OVERRIDE_HEADERS {
-        if let Some(value) = header(headers, name)? {
+        if let Some(value) = single_header(headers, name)? {
             if !catalog.api().method_override {
                 return Ok(forbidden(
                     Code::UnknownRoute,
@@ -283,7 +310,7 @@ async fn authz_inner(state: &AppState, method: &Method, uri: &Uri, headers: &Hea
                     &[],
                 ));
             }
-            original_method = value.to_owned();
+            original_method = value;
         }
     }
     let Some(presented) = presented else {
@@ -291,40 +318,120 @@ async fn authz_inner(state: &AppState, method: &Method, uri: &Uri, headers: &Hea
             "an API key is required (Authorization: Bearer or X-API-Key)",
         ));
     };
-    let (key, code) = match state.verifier.authenticate(&presented).await {
+    let now = Millis::now();
+    let (key, code) = match state.verifier.authenticate(presented, now).await {
         Authentication::Unavailable => return Err(Problem::unavailable()),
-        Authentication::Rejected(code) => {
-            return Err(Problem::unauthorized(detail(code, None, &[]).unwrap_or_default()).with("code", json!(code)))
-        }
+        Authentication::Rejected(code) => return Err(unauthorized(code)),
         Authentication::Key(key, code) => (key, code),
     };
     if code != Code::Valid {
-        record_usage(state, &key, code, None);
-        return Err(Problem::unauthorized(detail(code, None, &[]).unwrap_or_default()).with("code", json!(code)));
+        record_usage(state, &key, code, None, now);
+        return Err(unauthorized(code));
     }
     let (code, decision) = state.verifier.decide(
         &key,
         Ask::Route {
-            method: &original_method,
+            method: original_method,
             path: &original_uri,
         },
     );
-    record_usage(state, &key, code, decision.as_ref());
-    let (required, missing) = names(decision.as_ref());
+    record_usage(state, &key, code, decision.as_ref(), now);
     if code != Code::Valid {
-        let text = detail(code, decision.as_ref(), &missing).unwrap_or_default();
+        let (required, missing) = names(decision.as_ref());
+        let text = detail(code, decision.as_ref()).unwrap_or_default();
         return Ok(forbidden(code, text, &required, &key.record.scopes, &missing));
     }
     let mut response = StatusCode::OK.into_response();
     let h = response.headers_mut();
-    let mut set = |name: &'static str, value: &str| {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            h.insert(HeaderName::from_static(name), v);
-        }
-    };
-    set("x-keyward-key-id", &key.record.id);
-    set("x-keyward-account", &key.record.account);
-    set("x-keyward-scopes", &key.record.scopes.join(","));
-    set("x-keyward-environment", &key.record.environment);
+    for (name, value) in &key.rendered.headers {
+        h.insert(name.clone(), value.clone());
+    }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+    use crate::cli::context::DEMO_CATALOG;
+    use crate::keys::KeyRecord;
+    use keyward_scopes::Catalog;
+
+    fn record(account: &str, scopes: &[&str]) -> KeyRecord {
+        KeyRecord {
+            id: "key_abc".into(),
+            account: account.into(),
+            name: "n".into(),
+            environment: "live".into(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            start: "cs_live_Ab3x".into(),
+            metadata: serde_json::Map::new(),
+            created_at: Millis(0),
+            created_by: "t".into(),
+            expires_at: None,
+            revoked_at: None,
+            revoked_by: None,
+            revoke_reason: None,
+            rotated_to: None,
+            last_used_at: None,
+        }
+    }
+
+    async fn body(response: Response) -> Value {
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    /// The hand-assembled answer is the JSON a serializer would write, for
+    /// every code and for an identity that needs escaping.
+    #[tokio::test]
+    async fn answers_are_json_with_every_member_escaped() {
+        let catalog = Catalog::from_toml("demo", DEMO_CATALOG).unwrap();
+        let odd = "acme \"quoted\" \\ \n\u{1} é";
+        let rec = record(odd, &["campaigns:read", "leads:read"]);
+        let key = CachedKey::new(rec.clone(), catalog.compile_grants(&rec.scopes));
+
+        let allowed = catalog.decide_route(&key.grants, "GET", "/api/public/v1/campaigns/42");
+        let v = body(answer(Code::Valid, Some(&key), Some(&allowed))).await;
+        assert_eq!(
+            v,
+            json!({"valid": true, "code": "VALID", "key_id": "key_abc", "account": odd, "environment": "live",
+                   "required": ["campaigns:read"], "granted": ["campaigns:read", "leads:read"], "missing": []})
+        );
+
+        let denied = catalog.decide_route(&key.grants, "POST", "/api/public/v1/campaigns");
+        let v = body(answer(Code::InsufficientScope, Some(&key), Some(&denied))).await;
+        assert_eq!(v["valid"], false);
+        assert_eq!(v["code"], "INSUFFICIENT_SCOPE");
+        assert_eq!(v["required"], json!(["campaigns:create"]));
+        assert_eq!(v["missing"], json!(["campaigns:create"]));
+        assert_eq!(v["detail"], "Missing required scopes: campaigns:create");
+
+        for code in [Code::Malformed, Code::NotFound] {
+            let v = body(answer(code, None, None)).await;
+            assert_eq!(
+                v,
+                json!({"valid": false, "code": code, "key_id": null, "account": null, "environment": null,
+                       "required": [], "granted": [], "missing": [], "detail": detail(code, None)})
+            );
+        }
+        for code in [Code::Expired, Code::Revoked] {
+            let v = body(answer(code, Some(&key), None)).await;
+            assert_eq!((v["valid"].clone(), v["account"].clone()), (json!(false), json!(odd)));
+            assert!(v["detail"].is_string());
+        }
+    }
+
+    /// Header values that cannot be header values are left out, not sent
+    /// broken, and never panic.
+    #[test]
+    fn authz_headers_skip_values_that_are_not_header_values() {
+        let catalog = Catalog::from_toml("demo", DEMO_CATALOG).unwrap();
+        let rec = record("line\nbreak", &["campaigns:read"]);
+        let key = CachedKey::new(rec.clone(), catalog.compile_grants(&rec.scopes));
+        let names: Vec<&str> = key.rendered.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["x-keyward-key-id", "x-keyward-scopes", "x-keyward-environment"]);
+    }
 }

@@ -4,11 +4,11 @@
 //! counts to the stored ones, without counting a batch twice while it is
 //! being written.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use keyward_scopes::{Catalog, ScopeId};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::keys::KeyRecord;
@@ -24,12 +24,13 @@ pub struct Bucket {
     pub allowed: u64,
     pub denied: u64,
     /// Concrete scopes exercised by allowed requests, by catalog id.
-    pub scopes: HashMap<ScopeId, u64>,
+    pub scopes: FxHashMap<ScopeId, u64>,
     pub last_allowed: Option<Millis>,
 }
 
-/// Counts by (key id, hour start in ms).
-pub type Counts = HashMap<(Arc<str>, i64), Bucket>;
+/// Counts by (key id, hour start in ms). Key ids are keyward's own random
+/// ids, never chosen by a caller, so a fast unkeyed hash is safe here.
+pub type Counts = FxHashMap<(Arc<str>, i64), Bucket>;
 
 pub struct Recorder {
     enabled: bool,
@@ -44,8 +45,8 @@ impl Recorder {
     pub fn new(enabled: bool) -> Recorder {
         Recorder {
             enabled,
-            current: Mutex::new(HashMap::new()),
-            in_flight: tokio::sync::RwLock::new(HashMap::new()),
+            current: Mutex::new(FxHashMap::default()),
+            in_flight: tokio::sync::RwLock::new(FxHashMap::default()),
             last_flush: Mutex::new(Millis::now()),
         }
     }

@@ -1,12 +1,14 @@
 //! Verification, the hot path: "is this key valid, and may it do this?"
 //!
-//! 1. The format is checked (prefix, environment, length, alphabet,
-//!    checksum): garbage is `MALFORMED` without touching cache or store.
-//! 2. The SHA-256 digest is looked up in a bounded in-memory cache (moka,
-//!    TTL <= 60 s) of compiled key records; unknown digests are cached
-//!    briefly too. A miss goes to the store through a bounded number of
-//!    concurrent lookups, so a flood of random well-formed keys cannot
-//!    starve known ones.
+//! 1. The SHA-256 digest is looked up in a bounded in-memory cache (moka,
+//!    TTL <= 60 s) of compiled key records. A hit is a stored key whose
+//!    format was checked when it was cached: nothing more to check.
+//! 2. On a miss the format is checked (prefix, environment, length,
+//!    alphabet, checksum): garbage is `MALFORMED` without reaching the
+//!    negative cache or the store. Unknown digests are cached briefly; a
+//!    miss goes to the store through a bounded number of concurrent
+//!    lookups, so a flood of random well-formed keys cannot starve known
+//!    ones.
 //! 3. Revocation and expiry are checked against the clock on every request;
 //!    the decision is the compiled engine's subset test.
 //!
@@ -20,6 +22,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::{HeaderName, HeaderValue};
 use keyward_scopes::{Catalog, Decision, Grants, Outcome, Requirement};
 use moka::sync::Cache;
 use tokio::sync::Semaphore;
@@ -77,6 +80,73 @@ pub struct CachedKey {
     pub grants: Grants,
     /// The id, shared with usage counters without copying.
     pub id_arc: Arc<str>,
+    /// The key's part of every answer, rendered once.
+    pub rendered: Rendered,
+}
+
+/// What every answer about a key repeats, rendered once per cache fill so
+/// the hot path copies bytes instead of serializing: the JSON members of a
+/// verify answer (escaped by serde_json) and the header values of an authz
+/// answer.
+pub struct Rendered {
+    /// `"key_id":…,"account":…,"environment":…`
+    pub json_identity: Box<str>,
+    /// `[…]`: the grants as given.
+    pub json_granted: Box<str>,
+    /// `X-Keyward-*` headers; a value that is not a valid header value
+    /// (possible only for odd account names) is left out.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl CachedKey {
+    pub fn new(record: KeyRecord, grants: Grants) -> CachedKey {
+        let id_arc = Arc::from(record.id.as_str());
+        let rendered = Rendered::of(&record);
+        CachedKey {
+            record,
+            grants,
+            id_arc,
+            rendered,
+        }
+    }
+}
+
+impl Rendered {
+    fn of(record: &KeyRecord) -> Rendered {
+        #[derive(serde::Serialize)]
+        struct Identity<'a> {
+            key_id: &'a str,
+            account: &'a str,
+            environment: &'a str,
+        }
+        let identity = serde_json::to_string(&Identity {
+            key_id: &record.id,
+            account: &record.account,
+            environment: &record.environment,
+        })
+        .unwrap_or_default();
+        // `{…}` without its braces: members to splice into an answer.
+        let json_identity = identity
+            .strip_prefix('{')
+            .and_then(|s| s.strip_suffix('}'))
+            .unwrap_or_default()
+            .into();
+        let json_granted = serde_json::to_string(&record.scopes).unwrap_or_default().into();
+        let headers = [
+            ("x-keyward-key-id", record.id.clone()),
+            ("x-keyward-account", record.account.clone()),
+            ("x-keyward-scopes", record.scopes.join(",")),
+            ("x-keyward-environment", record.environment.clone()),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((HeaderName::from_static(name), HeaderValue::try_from(value).ok()?)))
+        .collect();
+        Rendered {
+            json_identity,
+            json_granted,
+            headers,
+        }
+    }
 }
 
 /// What a request asks of the key.
@@ -121,6 +191,11 @@ impl Default for CacheSettings {
         }
     }
 }
+
+/// Longer strings are format-checked before they are hashed; every real
+/// key is far shorter (prefix and environment are short names, the body 36
+/// characters).
+const MAX_HASHED_BEFORE_FORMAT: usize = 256;
 
 pub struct Verifier {
     catalog: Arc<Catalog>,
@@ -185,13 +260,10 @@ impl Verifier {
         self.unknown.invalidate_all();
     }
 
-    /// The cached record of a presented key, from the store if needed.
-    async fn lookup(&self, hash: KeyHash) -> Result<Option<Arc<CachedKey>>, StoreError> {
+    /// The record of a key not in the cache: from the negative cache or the
+    /// store, through the bounded lookups.
+    async fn fetch(&self, hash: KeyHash) -> Result<Option<Arc<CachedKey>>, StoreError> {
         use std::sync::atomic::Ordering::Relaxed;
-        if let Some(found) = self.keys.get(&hash) {
-            self.stats.cache_hits.fetch_add(1, Relaxed);
-            return Ok(Some(found));
-        }
         if self.unknown.contains_key(&hash) {
             self.stats.cache_hits.fetch_add(1, Relaxed);
             return Ok(None);
@@ -212,8 +284,7 @@ impl Verifier {
         match record {
             Some(record) => {
                 let grants = self.catalog.compile_grants(&record.scopes);
-                let id_arc = Arc::from(record.id.as_str());
-                let cached = Arc::new(CachedKey { record, grants, id_arc });
+                let cached = Arc::new(CachedKey::new(record, grants));
                 self.ids.insert(cached.record.id.clone(), hash);
                 self.keys.insert(hash, cached.clone());
                 Ok(Some(cached))
@@ -225,31 +296,53 @@ impl Verifier {
         }
     }
 
-    /// Who is this key? Format first (no lookup for garbage), then cache,
-    /// then store; revocation and expiry against the clock.
-    pub async fn authenticate(&self, presented: &str) -> Authentication {
+    /// `MALFORMED`, or `NOT_FOUND` for a management key (a real key, just
+    /// never one of these: DESIGN.md section 8), both without any lookup.
+    fn check_format(&self, presented: &str) -> Result<(), Code> {
         let api = self.catalog.api();
-        if format::parse(presented, &api.key_prefix, &api.environments).is_err() {
-            // A management key is a real key, just never one of these:
-            // NOT_FOUND (DESIGN.md section 8), still without any lookup.
-            let code = if format::parse_management(presented).is_ok() {
-                Code::NotFound
-            } else {
-                Code::Malformed
-            };
-            return Authentication::Rejected(code);
+        if format::parse(presented, &api.key_prefix, &api.environments).is_ok() {
+            Ok(())
+        } else if format::parse_management(presented).is_ok() {
+            Err(Code::NotFound)
+        } else {
+            Err(Code::Malformed)
         }
-        let key = match self.lookup(KeyHash::of(presented)).await {
-            Ok(Some(key)) => key,
-            Ok(None) => return Authentication::Rejected(Code::NotFound),
-            Err(e) => {
-                tracing::warn!(error = %e, key = %format::loggable(presented), "key not in cache and storage unavailable");
-                return Authentication::Unavailable;
+    }
+
+    /// Who is this key? Cache first: a digest found there is a stored key
+    /// whose format was checked when it was cached (the catalog does not
+    /// change under a running verifier), so a hit needs nothing more. On a
+    /// miss the format and checksum are checked (garbage never reaches the
+    /// negative cache or the store), then the store is asked. Revocation and
+    /// expiry are checked against the clock (`now`, read once per request by
+    /// the caller).
+    pub async fn authenticate(&self, presented: &str, now: Millis) -> Authentication {
+        use std::sync::atomic::Ordering::Relaxed;
+        // Only strings short enough to be keys are hashed before the format
+        // check: a large body of garbage costs no hashing.
+        let hash = (presented.len() <= MAX_HASHED_BEFORE_FORMAT).then(|| KeyHash::of(presented));
+        let key = match hash.and_then(|hash| self.keys.get(&hash)) {
+            Some(key) => {
+                self.stats.cache_hits.fetch_add(1, Relaxed);
+                key
+            }
+            None => {
+                if let Err(code) = self.check_format(presented) {
+                    return Authentication::Rejected(code);
+                }
+                match self.fetch(hash.unwrap_or_else(|| KeyHash::of(presented))).await {
+                    Ok(Some(key)) => key,
+                    Ok(None) => return Authentication::Rejected(Code::NotFound),
+                    Err(e) => {
+                        tracing::warn!(error = %e, key = %format::loggable(presented), "key not in cache and storage unavailable");
+                        return Authentication::Unavailable;
+                    }
+                }
             }
         };
         let code = if key.record.revoked_at.is_some() {
             Code::Revoked
-        } else if key.record.expires_at.is_some_and(|at| at <= Millis::now()) {
+        } else if key.record.expires_at.is_some_and(|at| at <= now) {
             Code::Expired
         } else {
             Code::Valid

@@ -773,7 +773,51 @@ async fn the_first_management_key_is_written_to_a_private_file(t: &TestStore) {
     }
 }
 
+/// Writes a chunked POST /v1/verify in separate writes (so the server sees
+/// several body frames) and returns the raw answer.
+async fn chunked_verify(s: &Server, chunks: &[String]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /v1/verify HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for chunk in chunks {
+        let framed = format!("{:x}\r\n{chunk}\r\n", chunk.len());
+        // The server may answer 413 and close before everything is sent.
+        if stream.write_all(framed.as_bytes()).await.is_err() {
+            break;
+        }
+        stream.flush().await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer).await;
+    answer
+}
+
+async fn a_body_in_pieces_is_read_whole_and_limited(t: &TestStore) {
+    let s = Server::start(t, Options::default()).await;
+    let (_, key) = s.create_key("acme", &["campaigns:read"]).await;
+    let body = json!({"key": key, "method": "GET", "path": "/api/public/v1/campaigns/42"}).to_string();
+    let (a, rest) = body.split_at(10);
+    let (b, c) = rest.split_at(rest.len() / 2);
+    let answer = chunked_verify(&s, &[a.to_owned(), b.to_owned(), c.to_owned()]).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""valid":true"#), "{answer}");
+
+    // Over the body limit (64 KiB by default) in many small pieces: 413.
+    let piece = " ".repeat(16 * 1024);
+    let answer = chunked_verify(&s, &vec![piece; 6]).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("the body is too large"), "{answer}");
+}
+
 on_both_stores!(
+    a_body_in_pieces_is_read_whole_and_limited,
     the_first_management_key_is_written_to_a_private_file,
     verify_answers_every_code_with_the_documented_body,
     expired_keys_are_refused_against_the_clock,

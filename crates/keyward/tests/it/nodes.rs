@@ -197,6 +197,18 @@ async fn storage_outage_fails_closed_and_recovers_by_itself() {
     assert_eq!(status, 503, "an unknown key is never vouched for without storage");
     let r = s.client.get(format!("{}/readyz", s.url)).send().await.unwrap();
     assert_eq!(r.status(), 503);
+    // Format and checksum are checked without any lookup, so garbage is
+    // answered without storage: MALFORMED (a management key NOT_FOUND).
+    let mut typo = uncached.clone();
+    let last = typo.pop().unwrap();
+    typo.push(if last == 'a' { 'b' } else { 'a' });
+    for (key, code) in [(typo.as_str(), "MALFORMED"), ("cs_live_short", "MALFORMED")] {
+        let (status, body) = s.verify(json!({"key": key})).await;
+        assert_eq!((status, body["code"].as_str()), (200, Some(code)), "{body}");
+    }
+    let management = keyward::keys::format::generate_management().unwrap();
+    let (status, body) = s.verify(json!({"key": management.reveal()})).await;
+    assert_eq!((status, body["code"].as_str()), (200, Some("NOT_FOUND")), "{body}");
 
     proxy.up.store(true, Ordering::SeqCst);
     let started = Instant::now();
