@@ -9,24 +9,35 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use crate::store::Store;
 use crate::verify::Verifier;
 
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
-/// Runs until `shutdown` becomes true.
-pub async fn follow(store: Store, verifier: Arc<Verifier>, mut shutdown: watch::Receiver<bool>) {
+/// Runs until `shutdown` becomes true. `live` is told once the feed is
+/// followed (the server starts answering only then, so that no answer comes
+/// from a cache that nothing keeps in step).
+pub async fn follow(
+    store: Store,
+    verifier: Arc<Verifier>,
+    mut shutdown: watch::Receiver<bool>,
+    live: oneshot::Sender<()>,
+) {
     if store.is_embedded() {
-        poll(store, verifier, shutdown).await;
+        poll(store, verifier, shutdown, live).await;
         return;
     }
+    let mut live = Some(live);
     loop {
         match store.listen().await {
             Ok(Some(mut listener)) => {
                 // Anything that changed while we were not listening.
                 verifier.forget_all();
+                if let Some(live) = live.take() {
+                    let _ = live.send(());
+                }
                 loop {
                     tokio::select! {
                         _ = shutdown.changed() => return,
@@ -54,10 +65,13 @@ pub async fn follow(store: Store, verifier: Arc<Verifier>, mut shutdown: watch::
     }
 }
 
-async fn poll(store: Store, verifier: Arc<Verifier>, mut shutdown: watch::Receiver<bool>) {
+async fn poll(store: Store, verifier: Arc<Verifier>, mut shutdown: watch::Receiver<bool>, live: oneshot::Sender<()>) {
     let mut position = loop {
         match store.latest_change().await {
-            Ok(seq) => break seq,
+            Ok(seq) => {
+                let _ = live.send(());
+                break seq;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the change feed; retrying");
                 tokio::select! {

@@ -14,6 +14,9 @@ use super::context::{DEFAULT_CATALOG_FILE, DEMO_CATALOG};
 use crate::config::{ServerConfig, ServerFlags, ServerTable};
 use crate::http::{self, AppState};
 use crate::keys::service::create_management_key;
+
+/// How long `serve` waits for the change feed before answering anyway.
+const FEED_START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 use crate::keys::KeyService;
 use crate::store::{Location, Store};
 use crate::usage::Recorder;
@@ -111,7 +114,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let follower = tokio::spawn(crate::changes::follow(store.clone(), verifier.clone(), stopped.clone()));
+    let (live, following) = tokio::sync::oneshot::channel();
+    let follower = tokio::spawn(crate::changes::follow(
+        store.clone(),
+        verifier.clone(),
+        stopped.clone(),
+        live,
+    ));
+    if tokio::time::timeout(FEED_START_TIMEOUT, following).await.is_err() {
+        tracing::warn!("the change feed is not followed yet; serving anyway (the cache is cleared once it is)");
+    }
     let flusher = tokio::spawn(crate::usage::flush_loop(
         recorder.clone(),
         store.clone(),

@@ -16,6 +16,8 @@ pub struct VerifyResponse {
     pub required: Vec<String>,
     pub granted: Vec<String>,
     pub missing: Vec<String>,
+    /// Why the answer is not valid; absent when `valid` is true.
+    #[schema(required = false)]
     pub detail: Option<String>,
 }
 

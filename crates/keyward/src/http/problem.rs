@@ -111,6 +111,13 @@ impl IntoResponse for Problem {
                 HeaderValue::from_static("Bearer realm=\"keyward\", error=\"invalid_token\""),
             );
         }
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The rest of the body is not read, so the connection cannot
+            // carry another request: say so, or a client may reuse it.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
     }
 }

@@ -13,8 +13,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use keyward_scopes::{Decision, NoRoute, ScopeId};
 use serde::Deserialize;
@@ -101,7 +101,18 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
     let _ = serde_json::to_writer(out, s);
 }
 
-const METHOD_OVERRIDE_HEADERS: [&str; 3] = ["x-http-method-override", "x-http-method", "x-method-override"];
+// Header names built once: a lookup by `&str` would parse the name again on
+// every request.
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+const X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
+const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
+const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
+const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+const METHOD_OVERRIDE_HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("x-http-method-override"),
+    HeaderName::from_static("x-http-method"),
+    HeaderName::from_static("x-method-override"),
+];
 
 fn names<'a>(decision: Option<&Decision<'a>>) -> (Vec<&'a str>, Vec<&'a str>) {
     decision.map_or_else(|| (Vec::new(), Vec::new()), |d| (d.required(), d.missing()))
@@ -197,7 +208,7 @@ fn presented_key(headers: &HeaderMap) -> Result<Option<&str>, Problem> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
-    let api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim);
+    let api_key = headers.get(X_API_KEY).and_then(|v| v.to_str().ok()).map(str::trim);
     match (bearer, api_key) {
         (Some(a), Some(b)) if a != b => Err(Problem::bad_request(
             "two different keys were presented (Authorization and X-API-Key)",
@@ -206,7 +217,7 @@ fn presented_key(headers: &HeaderMap) -> Result<Option<&str>, Problem> {
     }
 }
 
-fn single_header<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, Problem> {
+fn single_header<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<Option<&'h str>, Problem> {
     let mut values = headers.get_all(name).iter();
     let first = values.next();
     if values.next().is_some() {
@@ -231,17 +242,17 @@ fn original_request<'r>(
 ) -> Result<(&'r str, Cow<'r, str>), Problem> {
     let (ours, theirs) = match family {
         HeaderFamily::Nginx => (
-            ("x-original-method", "x-original-uri"),
-            ("x-forwarded-method", "x-forwarded-uri"),
+            (X_ORIGINAL_METHOD, X_ORIGINAL_URI),
+            (X_FORWARDED_METHOD, X_FORWARDED_URI),
         ),
         HeaderFamily::Forwarded => (
-            ("x-forwarded-method", "x-forwarded-uri"),
-            ("x-original-method", "x-original-uri"),
+            (X_FORWARDED_METHOD, X_FORWARDED_URI),
+            (X_ORIGINAL_METHOD, X_ORIGINAL_URI),
         ),
     };
-    let our_method = single_header(headers, ours.0)?;
-    let our_uri = single_header(headers, ours.1)?;
-    for (mine, other) in [(our_method, theirs.0), (our_uri, theirs.1)] {
+    let our_method = single_header(headers, &ours.0)?;
+    let our_uri = single_header(headers, &ours.1)?;
+    for (mine, other) in [(our_method, &theirs.0), (our_uri, &theirs.1)] {
         if let Some(value) = single_header(headers, other)? {
             if mine != Some(value) {
                 return Err(Problem::bad_request(format!(
@@ -285,9 +296,10 @@ fn unauthorized(code: Code) -> Problem {
         (status = 403, description = "Missing scopes or unknown route", body = super::openapi::Forbidden),
         (status = 503, description = "Storage unavailable", body = super::openapi::ProblemDetails),
     ))]
-pub async fn authz(State(state): State<Arc<AppState>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn authz(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let started = Instant::now();
-    let response = authz_inner(&state, &method, &uri, &headers)
+    // Borrowed from the request: extracting the headers would copy them.
+    let response = authz_inner(&state, request.method(), request.uri(), request.headers())
         .await
         .unwrap_or_else(IntoResponse::into_response);
     state.metrics.observe_status(response.status(), started);
@@ -299,7 +311,7 @@ async fn authz_inner(state: &AppState, method: &Method, uri: &Uri, headers: &Hea
     let presented = presented_key(headers)?;
     let (mut original_method, original_uri) =
         original_request(state.config.forward_auth_headers, method, uri, headers)?;
-    for name in METHOD_OVERRIDE_HEADERS {
+    for name in &METHOD_OVERRIDE_HEADERS {
         if let Some(value) = single_header(headers, name)? {
             if !catalog.api().method_override {
                 return Ok(forbidden(

@@ -483,6 +483,11 @@ async fn management_errors_are_problem_json_never_500(t: &TestStore) {
         .await
         .unwrap();
     assert_eq!(r.status(), 413);
+    assert_eq!(
+        r.headers()["connection"],
+        "close",
+        "the unread body spoils the connection"
+    );
     let r = s
         .client
         .post(url("/v1/verify"))
@@ -492,6 +497,17 @@ async fn management_errors_are_problem_json_never_500(t: &TestStore) {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+    let r = s
+        .client
+        .post(url("/v1/verify"))
+        .header("content-type", "application/json")
+        .body(b"{\"key\":\"\xff\"}".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["detail"].as_str().unwrap().contains("not UTF-8"), "{body}");
 
     let (status, body) = s.manage(Method::GET, "/v1/keys/key_nope", None).await;
     assert_eq!((status, body["detail"].as_str()), (404, Some("no key `key_nope`")));
