@@ -73,14 +73,17 @@ for case in "${CASES[@]}"; do
 done
 for label in "${!PORT[@]}"; do
     for _ in $(seq 100); do curl -sf "http://127.0.0.1:${PORT[$label]}/healthz" >/dev/null && break; sleep 0.1; done
+    kill -0 "${PID[$label]}" 2>/dev/null || { echo "the $label server did not start (port ${PORT[$label]} taken?)" >&2; exit 1; }
     # Warm the cache and the connection pool.
     KEYWARD_KEY=${KEY[$label]} "${LOAD_CPU[@]}" wrk -t1 -c4 -d1s -s bench/verify.lua "http://127.0.0.1:${PORT[$label]}/v1/verify" >/dev/null
 done
 
 RAW="$WORK/raw.txt"
 for round in $(seq "$ROUNDS"); do
-    for case in "${CASES[@]}"; do
-        read -r label _ _ <<<"$case"
+    # Each round starts with a different case, so that no case is always
+    # measured right after another.
+    for k in $(seq 0 $((${#CASES[@]} - 1))); do
+        read -r label _ _ <<<"${CASES[$(((round + k) % ${#CASES[@]}))]}"
         export KEYWARD_KEY=${KEY[$label]}
         url="http://127.0.0.1:${PORT[$label]}"
         echo "$round $label healthz $(measure "${PID[$label]}" "$url/healthz")" >>"$RAW"
