@@ -43,7 +43,20 @@ pub struct KeyResponse {
     pub revoke_reason: Option<String>,
     pub rotated_to: Option<String>,
     pub last_used_at: Option<String>,
+    /// The plaintext key: only in the answer that created or rotated it.
+    #[schema(required = false)]
     pub key: Option<String>,
+    /// Usage totals: only in `GET /v1/keys/{id}`.
+    #[schema(required = false)]
+    pub usage: Option<UsageTotals>,
+}
+
+/// A key's usage totals, as `GET /v1/keys/{id}` shows them.
+#[derive(Serialize, ToSchema)]
+pub struct UsageTotals {
+    pub last_used_at: Option<String>,
+    /// `24h`, `7d`, `30d`.
+    pub windows: std::collections::BTreeMap<String, UsageWindow>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -125,7 +138,7 @@ impl Modify for ManagementAuth {
         super::ops::readyz,
         super::ops::metrics,
     ),
-    components(schemas(VerifyResponse, KeyResponse, KeyPage, ProblemDetails, Forbidden, UsageResponse, UsageWindow)),
+    components(schemas(VerifyResponse, KeyResponse, KeyPage, ProblemDetails, Forbidden, UsageResponse, UsageWindow, UsageTotals)),
     modifiers(&ManagementAuth)
 )]
 pub struct ApiDoc;

@@ -1,6 +1,8 @@
 //! The server over HTTP, on both stores: verification codes and bodies,
 //! forward-auth rules, the management API and its errors, usage, operations.
 
+use std::collections::BTreeSet;
+
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -665,7 +667,9 @@ async fn operations_endpoints(t: &TestStore) {
     assert!(metrics.contains("keyward_cache_hit_ratio"));
     assert!(metrics.contains("keyward_usage_flush_lag_seconds"));
 
-    let doc: Value = get("/openapi.json").await.unwrap().json().await.unwrap();
+    let raw = get("/openapi.json").await.unwrap().bytes().await.unwrap();
+    crate::catalog_commands::assert_valid_openapi(&raw);
+    let doc: Value = serde_json::from_slice(&raw).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for (path, method) in [
         ("/v1/verify", "post"),
@@ -704,6 +708,25 @@ async fn operations_endpoints(t: &TestStore) {
         doc["components"]["securitySchemes"]["management_key"]["scheme"],
         "bearer"
     );
+
+    // The documented shapes are the ones served: same member names.
+    let members = |v: &Value| -> BTreeSet<String> { v.as_object().unwrap().keys().cloned().collect() };
+    let documented = |name: &str| members(&schemas[name]["properties"]);
+    let (id, _) = s.create_key("acme", &["campaigns:read"]).await;
+    let (_, valid) = s.verify(json!({"key": key})).await;
+    let (_, invalid) = s.verify(json!({"key": "cs_live_nope"})).await;
+    assert_eq!(documented("VerifyResponse"), &members(&valid) | &members(&invalid));
+    let (_, record) = s.manage(Method::GET, &format!("/v1/keys/{id}"), None).await;
+    let (_, created) = s
+        .manage(
+            Method::POST,
+            "/v1/keys",
+            Some(json!({"account": "acme", "name": "n", "scopes": ["*"]})),
+        )
+        .await;
+    assert_eq!(documented("KeyResponse"), &members(&record) | &members(&created));
+    let (_, usage) = s.manage(Method::GET, &format!("/v1/keys/{id}/usage"), None).await;
+    assert_eq!(documented("UsageResponse"), members(&usage));
 }
 
 async fn a_change_made_by_the_cli_reaches_the_server_within_a_second(t: &TestStore) {
