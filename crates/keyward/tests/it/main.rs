@@ -10,6 +10,7 @@ mod http_api;
 mod keys_commands;
 mod lifecycle;
 mod nodes;
+mod proxies;
 mod server;
 mod support;
 
