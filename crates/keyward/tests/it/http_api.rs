@@ -668,7 +668,7 @@ async fn operations_endpoints(t: &TestStore) {
     assert!(metrics.contains("keyward_usage_flush_lag_seconds"));
 
     let raw = get("/openapi.json").await.unwrap().bytes().await.unwrap();
-    crate::catalog_commands::assert_valid_openapi(&raw);
+    crate::tools::assert_valid_openapi(&raw);
     let doc: Value = serde_json::from_slice(&raw).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for (path, method) in [

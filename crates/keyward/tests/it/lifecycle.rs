@@ -315,58 +315,40 @@ async fn update_renames_and_changes_grants_and_expiry(t: &TestStore) {
         .unwrap();
     assert_eq!(cleared.expires_at, None);
     // Bad changes are refused before anything is written.
-    let (f, _) = invalid_field(
-        svc.update(
-            &k.id,
+    let bad = [
+        (
             Update {
                 scopes: Some(vec!["leads:raed".into()]),
                 ..Update::default()
             },
-            "t",
-            None,
-        )
-        .await,
-    );
-    assert_eq!(f, "scopes");
-    let (f, _) = invalid_field(
-        svc.update(
-            &k.id,
+            "scopes",
+        ),
+        (
             Update {
                 scopes: Some(vec![]),
                 ..Update::default()
             },
-            "t",
-            None,
-        )
-        .await,
-    );
-    assert_eq!(f, "scopes");
-    let (f, _) = invalid_field(
-        svc.update(
-            &k.id,
+            "scopes",
+        ),
+        (
             Update {
                 name: Some(String::new()),
                 ..Update::default()
             },
-            "t",
-            None,
-        )
-        .await,
-    );
-    assert_eq!(f, "name");
-    let (f, _) = invalid_field(
-        svc.update(
-            &k.id,
+            "name",
+        ),
+        (
             Update {
                 expires_at: Some(Some(Millis(5))),
                 ..Update::default()
             },
-            "t",
-            None,
-        )
-        .await,
-    );
-    assert_eq!(f, "expires_at");
+            "expires_at",
+        ),
+    ];
+    for (update, field) in bad {
+        let (f, _) = invalid_field(svc.update(&k.id, update, "t", None).await);
+        assert_eq!(f, field);
+    }
 }
 
 async fn a_key_with_a_stale_grant_can_still_be_renamed(t: &TestStore) {

@@ -13,6 +13,7 @@ mod nodes;
 mod proxies;
 mod server;
 mod support;
+mod tools;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -1,5 +1,5 @@
 //! keyward behind real proxies, each configured with its example from
-//! `examples/`: nginx `auth_request` (`examples/nginx/keyward-auth.conf`)
+//! `examples/`: nginx `auth_request` (`examples/nginx/keyward-*.conf`)
 //! and Caddy `forward_auth` (`examples/caddy/Caddyfile`), in front of an
 //! upstream API (in this process) that echoes the `X-Keyward-*` headers it
 //! receives. The same checks run through both.
@@ -97,6 +97,8 @@ async fn start_nginx(keyward: &str, api: &str) -> Proxy {
     let front = free_port();
     let snippet = example("nginx/keyward-auth.conf");
     let snippet = snippet.display();
+    let protect = example("nginx/keyward-protect.conf");
+    let protect = protect.display();
     let keyward = keyward.trim_start_matches("http://");
     let conf = format!(
         r#"
@@ -120,15 +122,7 @@ http {{
         include {snippet};
 
         location /api/ {{
-            auth_request /_keyward;
-            auth_request_set $keyward_key_id $upstream_http_x_keyward_key_id;
-            auth_request_set $keyward_account $upstream_http_x_keyward_account;
-            auth_request_set $keyward_scopes $upstream_http_x_keyward_scopes;
-            auth_request_set $keyward_environment $upstream_http_x_keyward_environment;
-            proxy_set_header X-Keyward-Key-Id $keyward_key_id;
-            proxy_set_header X-Keyward-Account $keyward_account;
-            proxy_set_header X-Keyward-Scopes $keyward_scopes;
-            proxy_set_header X-Keyward-Environment $keyward_environment;
+            include {protect};
             proxy_pass http://your_api;
         }}
     }}
