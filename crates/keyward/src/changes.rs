@@ -42,7 +42,10 @@ pub async fn follow(
                     tokio::select! {
                         _ = shutdown.changed() => return,
                         received = listener.try_recv() => match received {
-                            Ok(Some(notification)) => verifier.forget_key(notification.payload()),
+                            Ok(Some(notification)) => match crate::store::changes::parse_notice(notification.payload()) {
+                                Some(hash) => verifier.forget(&hash),
+                                None => verifier.forget_all(),
+                            },
                             Ok(None) | Err(_) => {
                                 tracing::warn!("change feed connection lost; cache cleared, reconnecting");
                                 verifier.forget_all();
@@ -87,9 +90,9 @@ async fn poll(store: Store, verifier: Arc<Verifier>, mut shutdown: watch::Receiv
             _ = tokio::time::sleep(POLL_INTERVAL) => {}
         }
         match store.changes_since(position).await {
-            Ok((ids, next)) => {
-                for id in ids {
-                    verifier.forget_key(&id);
+            Ok((hashes, next)) => {
+                for hash in hashes {
+                    verifier.forget(&hash);
                 }
                 position = next;
             }

@@ -18,6 +18,9 @@ pub enum HeaderFamily {
     Nginx,
     /// `X-Forwarded-Method` / `X-Forwarded-Uri` (Traefik, Caddy).
     Forwarded,
+    /// Envoy's HTTP `ext_authz`: the check's own method, and its path after
+    /// `/v1/authz/envoy` (set `path_prefix: /v1/authz/envoy`).
+    Envoy,
 }
 
 #[derive(Debug, Clone)]

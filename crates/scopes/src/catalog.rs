@@ -6,6 +6,7 @@
 //! each scope's implication closure, each grantable name's expansion, and
 //! the route matcher.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +15,7 @@ use indexmap::IndexMap;
 use toml::Spanned;
 
 use crate::bitset::{ScopeId, ScopeSet};
-use crate::error::{CatalogErrors, Diagnostics};
+use crate::error::{CatalogError, CatalogErrors, Diagnostics};
 use crate::name::{explain_bad_name, is_key_part, is_name, is_wildcard};
 use crate::raw::{ImpliesTable, Names, RawApi, RawCatalog};
 use crate::route::{Method, RouteId, Router, Template};
@@ -28,6 +29,60 @@ pub enum UnknownRoutes {
     Allow,
 }
 
+/// How the API behind keyward compares path letters (DESIGN.md section 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PathCase {
+    Sensitive,
+    /// ASCII letters only.
+    Insensitive,
+}
+
+/// Whether the API behind keyward treats `/x/` and `/x` as one path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrailingSlash {
+    Strict,
+    Ignore,
+}
+
+/// How paths are matched: the way the API's own router matches them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathMatching {
+    pub case: PathCase,
+    pub trailing_slash: TrailingSlash,
+}
+
+impl PathMatching {
+    pub const STRICT: PathMatching = PathMatching {
+        case: PathCase::Sensitive,
+        trailing_slash: TrailingSlash::Strict,
+    };
+
+    /// The form a (normalized) path or a template's path is matched in:
+    /// ASCII lower case if case does not matter, without a trailing slash
+    /// (other than the root's) if that does not matter. Borrowed unless it
+    /// changes.
+    pub fn fold<'p>(self, path: Cow<'p, str>) -> Cow<'p, str> {
+        let path = match self.trailing_slash {
+            TrailingSlash::Ignore if path.len() > 1 && path.ends_with('/') => match path {
+                Cow::Borrowed(p) => Cow::Borrowed(&p[..p.len() - 1]),
+                Cow::Owned(mut p) => {
+                    p.pop();
+                    Cow::Owned(p)
+                }
+            },
+            _ => path,
+        };
+        match self.case {
+            PathCase::Insensitive if path.bytes().any(|b| b.is_ascii_uppercase()) => {
+                Cow::Owned(path.to_ascii_lowercase())
+            }
+            _ => path,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Api {
     pub name: String,
@@ -39,6 +94,7 @@ pub struct Api {
     pub global_wildcards: Vec<String>,
     pub superscopes: Vec<String>,
     pub unknown_routes: UnknownRoutes,
+    pub path_matching: PathMatching,
     pub method_override: bool,
 }
 
@@ -120,6 +176,7 @@ pub struct Catalog {
     pub(crate) router: Router,
     pub(crate) everything: ScopeSet,
     pub(crate) nothing: ScopeSet,
+    warnings: Vec<CatalogError>,
 }
 
 impl Catalog {
@@ -139,12 +196,13 @@ impl Catalog {
                 return Err(diag.into_errors(file));
             }
         };
-        let catalog = Builder {
+        let mut catalog = Builder {
             diag: &mut diag,
             source,
         }
         .build(raw);
         if diag.is_empty() {
+            catalog.warnings = diag.into_warnings();
             Ok(catalog)
         } else {
             Err(diag.into_errors(file))
@@ -153,6 +211,12 @@ impl Catalog {
 
     pub fn api(&self) -> &Api {
         &self.api
+    }
+
+    /// What is valid but probably not meant (each with its position), to
+    /// show when the catalog is loaded or validated.
+    pub fn warnings(&self) -> &[CatalogError] {
+        &self.warnings
     }
 
     pub fn resources(&self) -> &[Resource] {
@@ -400,6 +464,7 @@ impl Builder<'_, '_> {
             router: Router::default(),
             nothing: ScopeSet::empty(count),
             everything,
+            warnings: Vec::new(),
         };
         self.grant_names(&raw, &mut catalog);
         self.bundles(&raw, &mut catalog);
@@ -468,6 +533,46 @@ impl Builder<'_, '_> {
                 UnknownRoutes::Deny
             }
         };
+        let case = match raw.path_case.as_ref().map(|s| (s.get_ref().as_str(), s.span())) {
+            None | Some(("sensitive", _)) => PathCase::Sensitive,
+            Some(("insensitive", _)) => PathCase::Insensitive,
+            Some((other, span)) => {
+                self.error(
+                    span,
+                    format!("path_case `{other}` must be \"sensitive\" or \"insensitive\""),
+                );
+                PathCase::Sensitive
+            }
+        };
+        let trailing_slash = match raw.trailing_slash.as_ref().map(|s| (s.get_ref().as_str(), s.span())) {
+            None | Some(("strict", _)) => TrailingSlash::Strict,
+            Some(("ignore", _)) => TrailingSlash::Ignore,
+            Some((other, span)) => {
+                self.error(
+                    span,
+                    format!("trailing_slash `{other}` must be \"strict\" or \"ignore\""),
+                );
+                TrailingSlash::Strict
+            }
+        };
+        let path_matching = PathMatching { case, trailing_slash };
+        let mut strict = Vec::new();
+        if case == PathCase::Sensitive {
+            strict.push("`path_case = \"sensitive\"`");
+        }
+        if trailing_slash == TrailingSlash::Strict {
+            strict.push("`trailing_slash = \"strict\"`");
+        }
+        if unknown_routes == UnknownRoutes::Allow && !strict.is_empty() {
+            let span = raw.unknown_routes.as_ref().map_or(0..0, Spanned::span);
+            self.diag.warning(
+                span,
+                format!(
+                    "`unknown_routes = \"allow\"` with {}: a path your API matches loosely (other letter case, a trailing slash) but no route here matches reaches your API unchecked; set `path_case`/`trailing_slash` as your API's router matches",
+                    strict.join(" and ")
+                ),
+            );
+        }
         Api {
             name,
             description: raw.description.clone(),
@@ -477,6 +582,7 @@ impl Builder<'_, '_> {
             global_wildcards,
             superscopes,
             unknown_routes,
+            path_matching,
             method_override: raw.method_override,
         }
     }
@@ -779,16 +885,27 @@ impl Builder<'_, '_> {
             }
             let line = crate::error::line_column(self.source, route_span.start).0;
             let id = routes.len() as RouteId;
-            if let Some(template) = &template {
+            // Inserted as the API's router matches: folded the same way as
+            // request paths are.
+            let matching = catalog.api.path_matching;
+            let folded = template
+                .as_ref()
+                .and_then(|_| Template::parse(&matching.fold(Cow::Borrowed(r.path.get_ref()))).ok());
+            if let Some(template) = &folded {
                 if let Err(existing) = router.insert(template, &methods, id) {
                     let other = &routes[existing as usize];
                     self.error(
                         r.path.span(),
                         format!(
-                            "duplicate route: `{}` and `{}` (line {}) have the same shape and share a method",
+                            "duplicate route: `{}` and `{}` (line {}) have the same shape{} and share a method",
                             r.path.get_ref(),
                             other.path,
-                            other.line
+                            other.line,
+                            if matching == PathMatching::STRICT {
+                                ""
+                            } else {
+                                " (as `path_case`/`trailing_slash` match paths)"
+                            }
                         ),
                     );
                 }

@@ -130,7 +130,8 @@ impl Catalog {
         let effective = self.effective(grants);
         let found = Method::parse(method).ok_or(NoRoute::UnknownMethod).and_then(|method| {
             let normalized = path::normalize(path).map_err(NoRoute::Rejected)?;
-            self.router.find(method, &normalized).ok_or(NoRoute::NoMatch)
+            let matched = self.api().path_matching.fold(normalized);
+            self.router.find(method, &matched).ok_or(NoRoute::NoMatch)
         });
         match found.map(|id| self.route(id)) {
             Ok(Some(route)) => {

@@ -37,6 +37,7 @@ impl fmt::Display for CatalogErrors {
 pub(crate) struct Diagnostics<'s> {
     source: &'s str,
     found: Vec<(usize, String)>,
+    warnings: Vec<(usize, String)>,
 }
 
 impl<'s> Diagnostics<'s> {
@@ -44,7 +45,17 @@ impl<'s> Diagnostics<'s> {
         Self {
             source,
             found: Vec::new(),
+            warnings: Vec::new(),
         }
+    }
+
+    /// Valid, but probably not what the author meant.
+    pub fn warning(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.warnings.push((span.start, message.into()));
+    }
+
+    pub fn into_warnings(self) -> Vec<CatalogError> {
+        positioned(self.source, self.warnings)
     }
 
     pub fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
@@ -55,21 +66,24 @@ impl<'s> Diagnostics<'s> {
         self.found.is_empty()
     }
 
-    pub fn into_errors(mut self, file: &str) -> CatalogErrors {
-        self.found.sort_by_key(|(offset, _)| *offset);
-        let errors = self
-            .found
-            .into_iter()
-            .map(|(offset, message)| {
-                let (line, column) = line_column(self.source, offset);
-                CatalogError { line, column, message }
-            })
-            .collect();
+    pub fn into_errors(self, file: &str) -> CatalogErrors {
         CatalogErrors {
             file: file.to_owned(),
-            errors,
+            errors: positioned(self.source, self.found),
         }
     }
+}
+
+/// Messages at byte offsets as messages at lines and columns, in order.
+fn positioned(source: &str, mut found: Vec<(usize, String)>) -> Vec<CatalogError> {
+    found.sort_by_key(|(offset, _)| *offset);
+    found
+        .into_iter()
+        .map(|(offset, message)| {
+            let (line, column) = line_column(source, offset);
+            CatalogError { line, column, message }
+        })
+        .collect()
 }
 
 /// 1-based line and column (in characters) of a byte offset.

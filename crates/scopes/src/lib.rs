@@ -21,7 +21,9 @@ pub mod route;
 mod suggest;
 
 pub use bitset::ScopeId;
-pub use catalog::{Action, Api, Bundle, Catalog, Resource, Route, Scope, UnknownRoutes};
+pub use catalog::{
+    Action, Api, Bundle, Catalog, PathCase, PathMatching, Resource, Route, Scope, TrailingSlash, UnknownRoutes,
+};
 pub use decision::{Decision, NoRoute, Outcome};
 pub use error::{CatalogError, CatalogErrors, GrantError, RequirementError};
 pub use grant::{Coverage, Grants, Requirement, Via};

@@ -1,12 +1,19 @@
 //! Request paths as the route matcher sees them.
 //!
 //! A path that could mean two things to the API behind keyward is rejected,
-//! never guessed (DESIGN.md sections 1 and 9): `.`/`..` segments (also
+//! never guessed (DESIGN.md sections 1, 8 and 9): `.`/`..` segments (also
 //! encoded), encoded `/` or `\`, a raw `\`, `;`, empty segments, `%25`
 //! (double encoding), NUL and other control characters, invalid
-//! percent-encoding, bytes that are not UTF-8 once decoded, and anything not
-//! starting with `/`. Other percent-encoding is decoded before matching. The
-//! query string is ignored.
+//! percent-encoding, bytes that are not UTF-8 once decoded, raw characters
+//! that are not valid in a URI, a `#`, an encoded `?` or `#`, and anything
+//! not starting with `/`. Other percent-encoding is decoded before matching.
+//! The query string (from the first raw `?`) is ignored.
+//!
+//! The invariant, checked by the fuzzer against a slow reference: a path
+//! that is accepted has, raw and decoded, no `.`/`..` segment, no empty
+//! segment except a final one, and none of `?`, `#`, `;`, `\`, NUL. The
+//! decoded form is checked by the same scanner as the raw one, in a mode
+//! where a `?` is refused instead of starting a query.
 //!
 //! Paths without `%` are checked in place, without allocating.
 
@@ -26,6 +33,11 @@ pub enum PathRejection {
     NotUtf8,
     ControlCharacter,
     Fragment,
+    /// `%3F`: once decoded, some servers would read a query there.
+    EncodedQuery,
+    /// A raw character that is not valid in a URI (space, `<`, `>`, `"`,
+    /// `{`, `}`, `|`, `^`, backquote).
+    InvalidCharacter,
 }
 
 impl PathRejection {
@@ -41,7 +53,11 @@ impl PathRejection {
             Self::InvalidEncoding => "the path has invalid percent-encoding",
             Self::NotUtf8 => "the path is not UTF-8 once decoded",
             Self::ControlCharacter => "the path has a NUL or control character",
-            Self::Fragment => "the path has a `#`",
+            Self::Fragment => "the path has a `#` (raw or percent-encoded)",
+            Self::EncodedQuery => "the path has a percent-encoded `?`",
+            Self::InvalidCharacter => {
+                "the path has a character that is not valid in a URI (space, `<>\"{}|^` or backquote)"
+            }
         }
     }
 }
@@ -57,12 +73,12 @@ pub fn normalize(raw: &str) -> Result<Cow<'_, str>, PathRejection> {
     if !raw.starts_with('/') {
         return Err(PathRejection::NotAbsolute);
     }
-    let scan = check_raw(raw.as_bytes())?;
+    let scan = check(raw.as_bytes(), Form::Raw)?;
     // `?` is ASCII, so `scan.len` is a character boundary.
     let path = raw.get(..scan.len).unwrap_or(raw);
     if scan.encoded {
         let decoded = percent_decode(path)?;
-        check_raw(decoded.as_bytes())?;
+        check(decoded.as_bytes(), Form::Decoded)?;
         Ok(Cow::Owned(decoded))
     } else {
         Ok(Cow::Borrowed(path))
@@ -77,6 +93,7 @@ const SEMICOLON: u8 = 4;
 const HASH: u8 = 5;
 const CONTROL: u8 = 6;
 const QUERY: u8 = 7;
+const NOT_URI: u8 = 8;
 
 /// The class of every byte, so that the common case (an ordinary byte)
 /// costs one load and one well-predicted branch.
@@ -94,8 +111,24 @@ static BYTE_CLASS: [u8; 256] = {
     table[b';' as usize] = SEMICOLON;
     table[b'#' as usize] = HASH;
     table[b'?' as usize] = QUERY;
+    let not_uri = b" <>\"{}|^`";
+    let mut i = 0;
+    while i < not_uri.len() {
+        table[not_uri[i] as usize] = NOT_URI;
+        i += 1;
+    }
     table
 };
+
+/// Which form of the path is scanned.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// As sent: a `?` starts the query string, which is not checked.
+    Raw,
+    /// After percent-decoding: a `?` came from `%3F` and is refused, and
+    /// characters that could not be sent raw (a space from `%20`) are fine.
+    Decoded,
+}
 
 struct Scan {
     /// Length of the path before any query string.
@@ -106,18 +139,21 @@ struct Scan {
 
 /// One pass over the bytes up to the query string: forbidden bytes and
 /// segment rules.
-fn check_raw(path: &[u8]) -> Result<Scan, PathRejection> {
+fn check(path: &[u8], form: Form) -> Result<Scan, PathRejection> {
     let mut encoded = false;
     let mut len = path.len();
     // Start of the current segment (after its leading `/`).
     let mut segment_start = 1;
     for (i, &b) in path.iter().enumerate().skip(1) {
         match BYTE_CLASS[b as usize] {
-            QUERY => {
+            QUERY if form == Form::Raw => {
                 len = i;
                 break;
             }
+            QUERY => return Err(PathRejection::EncodedQuery),
             ORDINARY => {}
+            NOT_URI if form == Form::Raw => return Err(PathRejection::InvalidCharacter),
+            NOT_URI => {}
             SLASH => {
                 check_segment(&path[segment_start..i], false)?;
                 segment_start = i + 1;
@@ -165,6 +201,7 @@ fn percent_decode(path: &str) -> Result<String, PathRejection> {
             b'%' => return Err(PathRejection::DoubleEncoding),
             b';' => return Err(PathRejection::Semicolon),
             b'#' => return Err(PathRejection::Fragment),
+            b'?' => return Err(PathRejection::EncodedQuery),
             0..=0x1f | 0x7f => return Err(PathRejection::ControlCharacter),
             _ => out.push(decoded),
         }
@@ -202,6 +239,7 @@ mod tests {
     fn ordinary_percent_encoding_is_decoded() {
         assert_eq!(normalize("/kb/caf%C3%A9").unwrap(), "/kb/café");
         assert_eq!(normalize("/a%20b").unwrap(), "/a b");
+        assert_eq!(normalize("/a%7Bb%7D").unwrap(), "/a{b}", "encoded, they are data");
         assert_eq!(normalize("/%61pi").unwrap(), "/api");
     }
 
@@ -233,6 +271,19 @@ mod tests {
             ("/a\0", ControlCharacter),
             ("/a\nb", ControlCharacter),
             ("/a#b", Fragment),
+            ("/a%23b", Fragment),
+            // An encoded `?` ends the path for some servers only: the
+            // Atender hole (`/kb/x%3F/../../users` was allowed).
+            ("/kb/x%3F/%2e%2e/%2e%2e/users", EncodedQuery),
+            ("/kb/x%3f", EncodedQuery),
+            ("/a b", InvalidCharacter),
+            ("/a<b", InvalidCharacter),
+            ("/a>b", InvalidCharacter),
+            ("/a\"b", InvalidCharacter),
+            ("/a{b}", InvalidCharacter),
+            ("/a|b", InvalidCharacter),
+            ("/a^b", InvalidCharacter),
+            ("/a`b", InvalidCharacter),
         ];
         for (path, reason) in cases {
             assert_eq!(normalize(path), Err(reason), "{path:?}");
@@ -243,5 +294,11 @@ mod tests {
     fn dots_inside_a_segment_are_fine() {
         assert_eq!(normalize("/files/report.v2.pdf").unwrap(), "/files/report.v2.pdf");
         assert_eq!(normalize("/a/...").unwrap(), "/a/...");
+    }
+
+    #[test]
+    fn the_query_string_is_not_checked_but_an_encoded_one_is_refused() {
+        assert_eq!(normalize("/a?b c<>{}|^`#").unwrap(), "/a");
+        assert_eq!(normalize("/a%41?x=%2e%2e/").unwrap(), "/aA");
     }
 }

@@ -37,6 +37,8 @@ pub struct RawApi {
     pub global_wildcards: Option<Names>,
     pub superscopes: Option<Names>,
     pub unknown_routes: Option<Spanned<String>>,
+    pub path_case: Option<Spanned<String>>,
+    pub trailing_slash: Option<Spanned<String>>,
     /// Whether `X-HTTP-Method-Override` and friends are honoured on
     /// forward-auth requests (refused with 403 by default).
     #[serde(default)]

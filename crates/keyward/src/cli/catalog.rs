@@ -34,6 +34,9 @@ pub fn run(command: CatalogCommand) -> ExitCode {
         CatalogCommand::Validate { file } => match load_catalog(&file) {
             Ok(catalog) => {
                 let c = catalog;
+                for w in c.warnings() {
+                    eprintln!("{}:{}:{}: warning: {}", file.display(), w.line, w.column, w.message);
+                }
                 println!(
                     "{}: ok: {} resources, {} scopes, {} bundles, {} routes",
                     file.display(),

@@ -43,6 +43,9 @@ fn load(args: &ServeArgs) -> Result<(Catalog, ServerConfig), String> {
     let (catalog, table) = match path {
         Some(path) => {
             let catalog = super::load_catalog(&path)?;
+            for w in catalog.warnings() {
+                eprintln!("{}:{}:{}: warning: {}", path.display(), w.line, w.column, w.message);
+            }
             let source = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             (catalog, ServerTable::from_catalog_source(&path, &source)?)
         }
@@ -132,7 +135,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         stopped,
     ));
     let state = Arc::new(AppState {
-        keys: KeyService::new(store.clone(), catalog.clone()),
+        keys: KeyService::new(store.clone(), catalog.clone()).with_listener(verifier.clone()),
         verifier,
         usage: recorder,
         metrics,

@@ -9,6 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 
+use super::credentials::{presented_key, Sources};
 use super::problem::Problem;
 use super::AppState;
 use crate::keys::ManagementKeyRecord;
@@ -53,12 +54,7 @@ impl FromRequestParts<Arc<AppState>> for Manager {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
-        let presented = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+        let presented = presented_key(&parts.headers, Sources::Bearer)?
             .ok_or_else(|| Problem::unauthorized("a management key is required: Authorization: Bearer kwm_..."))?;
         match state.keys.authenticate_management(presented).await {
             Ok(Some(key)) => Ok(Manager { key }),

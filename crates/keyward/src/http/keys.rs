@@ -128,7 +128,6 @@ pub async fn create(
         metadata: body.metadata,
     };
     let (record, secret) = state.keys.create(new, &manager.actor()).await?;
-    state.verifier.forget_key(&record.id);
     let mut view = state.keys.view(&record);
     view["key"] = json!(secret.reveal());
     Ok((StatusCode::CREATED, Json(view)).into_response())
@@ -190,7 +189,6 @@ pub async fn patch(
         .keys
         .update(&id, update, &manager.actor(), manager.account_limit())
         .await?;
-    state.verifier.forget_key(&id);
     Ok(Json(state.keys.view(&record)))
 }
 
@@ -207,7 +205,6 @@ pub async fn revoke(
         .keys
         .revoke(&id, body.reason.as_deref(), &manager.actor(), manager.account_limit())
         .await?;
-    state.verifier.forget_key(&id);
     Ok(Json(state.keys.view(&record)))
 }
 
@@ -239,7 +236,6 @@ pub async fn rotate(
         .keys
         .rotate(&id, options, &manager.actor(), manager.account_limit())
         .await?;
-    state.verifier.forget_key(&old.id);
     let mut view = state.keys.view(&new);
     view["key"] = json!(secret.reveal());
     view["rotated_from"] = json!(old.id);

@@ -3,6 +3,7 @@
 //! of them touches storage directly.
 
 mod auth;
+mod credentials;
 mod json;
 mod keys;
 pub mod metrics;
@@ -35,7 +36,9 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/verify", post(verify::verify))
         .route("/v1/authz", any(verify::authz))
-        .route("/v1/authz/{*path}", any(verify::authz))
+        .route("/v1/authz/envoy", any(verify::authz_envoy))
+        .route("/v1/authz/envoy/", any(verify::authz_envoy))
+        .route("/v1/authz/envoy/{*path}", any(verify::authz_envoy))
         .route("/v1/keys", post(keys::create).get(keys::list))
         .route("/v1/keys/{id}", get(keys::get).patch(keys::patch))
         .route("/v1/keys/{id}/revoke", post(keys::revoke))

@@ -20,6 +20,7 @@ use keyward_scopes::{Decision, NoRoute, ScopeId};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::credentials::{presented_key, Sources};
 use super::json::ApiBytes;
 use super::problem::Problem;
 use super::AppState;
@@ -103,16 +104,21 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
 
 // Header names built once: a lookup by `&str` would parse the name again on
 // every request.
-const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");
 const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
 const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
 const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+const X_KEYWARD_CODE: HeaderName = HeaderName::from_static("x-keyward-code");
+const X_KEYWARD_MISSING: HeaderName = HeaderName::from_static("x-keyward-missing");
 const METHOD_OVERRIDE_HEADERS: [HeaderName; 3] = [
     HeaderName::from_static("x-http-method-override"),
     HeaderName::from_static("x-http-method"),
     HeaderName::from_static("x-method-override"),
 ];
+const METHOD_OVERRIDE_NAMES: [&str; 3] = ["x-http-method-override", "x-http-method", "x-method-override"];
+
+/// Where Envoy's `ext_authz` sends its checks (`path_prefix`).
+pub const ENVOY_PREFIX: &str = "/v1/authz/envoy";
 
 fn names<'a>(decision: Option<&Decision<'a>>) -> (Vec<&'a str>, Vec<&'a str>) {
     decision.map_or_else(|| (Vec::new(), Vec::new()), |d| (d.required(), d.missing()))
@@ -200,23 +206,6 @@ pub async fn verify(State(state): State<Arc<AppState>>, body: ApiBytes) -> Resul
     Ok(response)
 }
 
-/// The presented key: `Authorization: Bearer` or `X-API-Key`; both with
-/// different values is refused.
-fn presented_key(headers: &HeaderMap) -> Result<Option<&str>, Problem> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim);
-    let api_key = headers.get(X_API_KEY).and_then(|v| v.to_str().ok()).map(str::trim);
-    match (bearer, api_key) {
-        (Some(a), Some(b)) if a != b => Err(Problem::bad_request(
-            "two different keys were presented (Authorization and X-API-Key)",
-        )),
-        (a, b) => Ok(a.or(b)),
-    }
-}
-
 fn single_header<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<Option<&'h str>, Problem> {
     let mut values = headers.get_all(name).iter();
     let first = values.next();
@@ -231,28 +220,24 @@ fn single_header<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<Option
         .transpose()
 }
 
-/// The original method and URI from the configured header family, or from
-/// the request itself (Envoy's `ext_authz` with a path prefix). Borrowed
-/// from the request where it can be.
-fn original_request<'r>(
-    family: HeaderFamily,
-    method: &'r Method,
-    uri: &'r Uri,
-    headers: &'r HeaderMap,
-) -> Result<(&'r str, Cow<'r, str>), Problem> {
+/// The original method and URI from the configured header family
+/// (`nginx` or `forwarded`). Both headers are required: a request missing
+/// one is never checked with the check's own method or path (an nginx
+/// subrequest is always a GET). The other family, if sent, must agree.
+fn original_from_headers(family: HeaderFamily, headers: &HeaderMap) -> Result<(&str, &str), Problem> {
     let (ours, theirs) = match family {
-        HeaderFamily::Nginx => (
-            (X_ORIGINAL_METHOD, X_ORIGINAL_URI),
-            (X_FORWARDED_METHOD, X_FORWARDED_URI),
-        ),
         HeaderFamily::Forwarded => (
-            (X_FORWARDED_METHOD, X_FORWARDED_URI),
-            (X_ORIGINAL_METHOD, X_ORIGINAL_URI),
+            [X_FORWARDED_METHOD, X_FORWARDED_URI],
+            [X_ORIGINAL_METHOD, X_ORIGINAL_URI],
+        ),
+        HeaderFamily::Nginx | HeaderFamily::Envoy => (
+            [X_ORIGINAL_METHOD, X_ORIGINAL_URI],
+            [X_FORWARDED_METHOD, X_FORWARDED_URI],
         ),
     };
-    let our_method = single_header(headers, &ours.0)?;
-    let our_uri = single_header(headers, &ours.1)?;
-    for (mine, other) in [(our_method, &theirs.0), (our_uri, &theirs.1)] {
+    let [our_method, our_uri] = [&ours[0], &ours[1]].map(|name| single_header(headers, name));
+    let (our_method, our_uri) = (our_method?, our_uri?);
+    for (mine, other) in [(our_method, &theirs[0]), (our_uri, &theirs[1])] {
         if let Some(value) = single_header(headers, other)? {
             if mine != Some(value) {
                 return Err(Problem::bad_request(format!(
@@ -261,104 +246,191 @@ fn original_request<'r>(
             }
         }
     }
-    let fallback_path = || {
-        let path = uri.path().strip_prefix("/v1/authz").unwrap_or("");
-        let path = if path.is_empty() { "/" } else { path };
-        match uri.query() {
-            Some(q) => Cow::Owned(format!("{path}?{q}")),
-            None => Cow::Borrowed(path),
+    match (our_method, our_uri) {
+        (Some(method), Some(uri)) => Ok((method, uri)),
+        (method, _) => {
+            let missing = if method.is_none() { &ours[0] } else { &ours[1] };
+            Err(Problem::bad_request(format!(
+                "`{missing}` is missing: forward-auth needs both `{}` and `{}`",
+                ours[0], ours[1]
+            )))
         }
-    };
-    let original_method = our_method.unwrap_or_else(|| method.as_str());
-    let original_uri = match our_uri {
-        Some(u) => Cow::Borrowed(u),
-        None if our_method.is_none() => fallback_path(),
-        None => return Err(Problem::bad_request(format!("`{}` is missing", ours.1))),
-    };
-    Ok((original_method, original_uri))
+    }
 }
 
+/// Envoy's `ext_authz` check: its own method, and its path after the
+/// prefix. The header families are refused here: Envoy passes client
+/// headers on, so a client could have sent them.
+fn original_from_envoy<'r>(
+    method: &'r Method,
+    uri: &'r Uri,
+    headers: &HeaderMap,
+) -> Result<(&'r str, Cow<'r, str>), Problem> {
+    for name in [X_ORIGINAL_METHOD, X_ORIGINAL_URI, X_FORWARDED_METHOD, X_FORWARDED_URI] {
+        if headers.contains_key(&name) {
+            return Err(Problem::bad_request(format!(
+                "`{name}` is refused on the Envoy endpoint: the original request is this request"
+            )));
+        }
+    }
+    let path = uri.path().strip_prefix(ENVOY_PREFIX).unwrap_or_default();
+    let original = match uri.query() {
+        Some(q) => Cow::Owned(format!("{path}?{q}")),
+        None => Cow::Borrowed(path),
+    };
+    Ok((method.as_str(), original))
+}
+
+/// The overriding method and the header that carried it, if override
+/// headers are sent; 400 if they disagree.
+fn method_override(headers: &HeaderMap) -> Result<Option<(&'static str, &str)>, Problem> {
+    let mut found: Option<(&'static str, &str)> = None;
+    for (name, label) in METHOD_OVERRIDE_HEADERS.iter().zip(METHOD_OVERRIDE_NAMES) {
+        match (found, single_header(headers, name)?) {
+            (Some((first, seen)), Some(v)) if seen != v => {
+                return Err(Problem::bad_request(format!(
+                    "method override headers disagree (`{first}`: {seen}, `{label}`: {v})"
+                )))
+            }
+            (None, Some(v)) => found = Some((label, v)),
+            _ => {}
+        }
+    }
+    Ok(found)
+}
+
+/// A 403 with seed 001's body, and the code and missing scopes as headers
+/// too (nginx `auth_request` drops the body).
 fn forbidden(code: Code, detail: String, required: &[&str], granted: &[String], missing: &[&str]) -> Response {
     let body = json!({ "detail": detail, "code": code, "required": required, "granted": granted, "missing": missing });
-    (StatusCode::FORBIDDEN, axum::Json(body)).into_response()
+    let mut response = (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+    let h = response.headers_mut();
+    h.insert(X_KEYWARD_CODE, HeaderValue::from_static(code.as_str()));
+    if let Ok(value) = HeaderValue::try_from(missing.join(",")) {
+        h.insert(X_KEYWARD_MISSING, value);
+    }
+    response
 }
 
-fn unauthorized(code: Code) -> Problem {
-    Problem::unauthorized(detail(code, None).unwrap_or_default()).with("code", json!(code))
+/// A 401 (with `WWW-Authenticate`) and `X-Keyward-Code`.
+fn unauthorized(code: Code, detail_text: Option<&str>) -> Response {
+    let text = detail_text.map_or_else(|| detail(code, None).unwrap_or_default(), str::to_owned);
+    let mut response = Problem::unauthorized(text).with("code", json!(code)).into_response();
+    response
+        .headers_mut()
+        .insert(X_KEYWARD_CODE, HeaderValue::from_static(code.as_str()));
+    response
 }
 
 #[utoipa::path(get, path = "/v1/authz", tag = "verification",
-    description = "Forward-auth (any method). Key from `Authorization: Bearer` or `X-API-Key`; the original request from `X-Original-Method`/`X-Original-URI` (or `X-Forwarded-*`, per `[server] forward_auth_headers`).",
+    description = "Forward-auth (any method). Key from `Authorization: Bearer` or `X-API-Key`; the original request from `X-Original-Method`/`X-Original-URI` (or `X-Forwarded-*`, per `[server] forward_auth_headers`); both are required.",
     responses(
         (status = 200, description = "Allowed; `X-Keyward-Key-Id`, `X-Keyward-Account`, `X-Keyward-Scopes`, `X-Keyward-Environment` set"),
-        (status = 400, description = "Two keys, or conflicting header families", body = super::openapi::ProblemDetails),
-        (status = 401, description = "Missing, malformed, unknown, expired or revoked key", body = super::openapi::ProblemDetails),
-        (status = 403, description = "Missing scopes or unknown route", body = super::openapi::Forbidden),
+        (status = 400, description = "Two keys, a missing or repeated original-request header, conflicting header families or method overrides", body = super::openapi::ProblemDetails),
+        (status = 401, description = "Missing, malformed, unknown, expired or revoked key; `X-Keyward-Code` set", body = super::openapi::ProblemDetails),
+        (status = 403, description = "Missing scopes or unknown route; `X-Keyward-Code` and `X-Keyward-Missing` set", body = super::openapi::Forbidden),
         (status = 503, description = "Storage unavailable", body = super::openapi::ProblemDetails),
     ))]
 pub async fn authz(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let started = Instant::now();
+    let family = state.config.forward_auth_headers;
     // Borrowed from the request: extracting the headers would copy them.
-    let response = authz_inner(&state, request.method(), request.uri(), request.headers())
-        .await
-        .unwrap_or_else(IntoResponse::into_response);
+    let headers = request.headers();
+    let response = match family {
+        HeaderFamily::Envoy => Problem::bad_request(format!(
+            "this server takes Envoy ext_authz checks (forward_auth_headers = \"envoy\") at {ENVOY_PREFIX}/<path>"
+        ))
+        .into_response(),
+        _ => match original_from_headers(family, headers) {
+            Ok((method, uri)) => check(&state, method, uri, headers).await,
+            Err(problem) => problem.into_response(),
+        },
+    };
     state.metrics.observe_status(response.status(), started);
     response
 }
 
-async fn authz_inner(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<Response, Problem> {
-    let catalog = state.verifier.catalog();
-    let presented = presented_key(headers)?;
-    let (mut original_method, original_uri) =
-        original_request(state.config.forward_auth_headers, method, uri, headers)?;
-    for name in &METHOD_OVERRIDE_HEADERS {
-        if let Some(value) = single_header(headers, name)? {
-            if !catalog.api().method_override {
-                return Ok(forbidden(
-                    Code::UnknownRoute,
-                    format!("method override (`{name}`) is not allowed"),
-                    &[],
-                    &[],
-                    &[],
-                ));
-            }
-            original_method = value;
+/// Envoy's HTTP `ext_authz` (with `path_prefix: /v1/authz/envoy`): the
+/// check has the original method, and the original path after the prefix.
+pub async fn authz_envoy(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let started = Instant::now();
+    let response = if state.config.forward_auth_headers == HeaderFamily::Envoy {
+        match original_from_envoy(request.method(), request.uri(), request.headers()) {
+            Ok((method, uri)) => check(&state, method, &uri, request.headers()).await,
+            Err(problem) => problem.into_response(),
         }
-    }
+    } else {
+        Problem::not_found(format!(
+            "{ENVOY_PREFIX} answers only with forward_auth_headers = \"envoy\""
+        ))
+        .into_response()
+    };
+    state.metrics.observe_status(response.status(), started);
+    response
+}
+
+/// One forward-auth check of an original request.
+async fn check(state: &AppState, method: &str, uri: &str, headers: &HeaderMap) -> Response {
+    let catalog = state.verifier.catalog();
+    let presented = match presented_key(headers, Sources::BearerOrApiKey) {
+        Ok(presented) => presented,
+        Err(problem) => return problem.into_response(),
+    };
+    let original_method = match method_override(headers) {
+        Ok(None) => method,
+        Ok(Some((_, overriding))) if catalog.api().method_override => overriding,
+        Ok(Some((name, _))) => {
+            return forbidden(
+                Code::UnknownRoute,
+                format!("method override (`{name}`) is not allowed"),
+                &[],
+                &[],
+                &[],
+            )
+        }
+        Err(problem) => return problem.into_response(),
+    };
     let Some(presented) = presented else {
-        return Err(Problem::unauthorized(
-            "an API key is required (Authorization: Bearer or X-API-Key)",
-        ));
+        return Problem::unauthorized("an API key is required (Authorization: Bearer or X-API-Key)").into_response();
     };
     let now = Millis::now();
     let (key, code) = match state.verifier.authenticate(presented, now).await {
-        Authentication::Unavailable => return Err(Problem::unavailable()),
-        Authentication::Rejected(code) => return Err(unauthorized(code)),
+        Authentication::Unavailable => return Problem::unavailable().into_response(),
+        Authentication::Rejected(code) => return unauthorized(code, None),
         Authentication::Key(key, code) => (key, code),
     };
     if code != Code::Valid {
         record_usage(state, &key, code, None, now);
-        return Err(unauthorized(code));
+        return unauthorized(code, None);
     }
     let (code, decision) = state.verifier.decide(
         &key,
         Ask::Route {
             method: original_method,
-            path: &original_uri,
+            path: uri,
         },
     );
     record_usage(state, &key, code, decision.as_ref(), now);
     if code != Code::Valid {
         let (required, missing) = names(decision.as_ref());
         let text = detail(code, decision.as_ref()).unwrap_or_default();
-        return Ok(forbidden(code, text, &required, &key.record.scopes, &missing));
+        return forbidden(code, text, &required, &key.record.scopes, &missing);
     }
+    // All four identity headers, or no 200: a proxy must never pass a
+    // client's own copy of one on.
+    let Some(identity) = &key.rendered.headers else {
+        return Problem::new(
+            StatusCode::FORBIDDEN,
+            "this key's account cannot be sent in the X-Keyward-Account header; give the key an account id of A-Z a-z 0-9 . _ : @ + -",
+        )
+        .into_response();
+    };
     let mut response = StatusCode::OK.into_response();
     let h = response.headers_mut();
-    for (name, value) in &key.rendered.headers {
+    for (name, value) in identity {
         h.insert(name.clone(), value.clone());
     }
-    Ok(response)
+    response
 }
 
 #[cfg(test)]
@@ -387,6 +459,7 @@ mod tests {
             revoke_reason: None,
             rotated_to: None,
             last_used_at: None,
+            hash: crate::keys::KeyHash::default(),
         }
     }
 
@@ -436,14 +509,27 @@ mod tests {
         }
     }
 
-    /// Header values that cannot be header values are left out, not sent
-    /// broken, and never panic.
+    /// Identity headers are all or none: a value that cannot be a header
+    /// value never becomes a 200 without its header (hole 5).
     #[test]
-    fn authz_headers_skip_values_that_are_not_header_values() {
+    fn authz_headers_are_all_or_none() {
         let catalog = Catalog::from_toml("demo", DEMO_CATALOG).unwrap();
         let rec = record("line\nbreak", &["campaigns:read"]);
         let key = CachedKey::new(rec.clone(), catalog.compile_grants(&rec.scopes));
-        let names: Vec<&str> = key.rendered.headers.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["x-keyward-key-id", "x-keyward-scopes", "x-keyward-environment"]);
+        assert!(key.rendered.headers.is_none());
+        let rec = record("acme", &["campaigns:read", "leads:read"]);
+        let key = CachedKey::new(rec.clone(), catalog.compile_grants(&rec.scopes));
+        let headers = key.rendered.headers.as_ref().unwrap();
+        let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "x-keyward-key-id",
+                "x-keyward-account",
+                "x-keyward-scopes",
+                "x-keyward-environment"
+            ]
+        );
+        assert_eq!(headers[2].1, "campaigns:read,leads:read");
     }
 }

@@ -57,6 +57,39 @@ impl KeyHash {
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
+
+    /// A digest as stored (32 bytes), or `None`.
+    pub fn from_bytes(bytes: &[u8]) -> Option<KeyHash> {
+        bytes.try_into().ok().map(KeyHash)
+    }
+
+    /// Lower-case hex, as change notices carry it.
+    pub fn to_hex(&self) -> String {
+        use std::fmt::Write;
+        self.0.iter().fold(String::with_capacity(64), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+    }
+
+    /// The digest of [`KeyHash::to_hex`]'s output, or `None`.
+    pub fn from_hex(hex: &str) -> Option<KeyHash> {
+        if hex.len() != 64 || !hex.is_ascii() {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(KeyHash(out))
+    }
+}
+
+impl Default for KeyHash {
+    /// All zeros: the digest of no key (SHA-256 never gives it in practice).
+    fn default() -> Self {
+        KeyHash([0; 32])
+    }
 }
 
 impl std::fmt::Debug for KeyHash {

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::format::KeyHash;
 use crate::time::Millis;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -66,6 +67,10 @@ pub struct KeyRecord {
     /// The key that replaced this one by rotation.
     pub rotated_to: Option<String>,
     pub last_used_at: Option<Millis>,
+    /// The digest the key is found by: how a change names the cache entry
+    /// to forget. Never serialized.
+    #[serde(skip)]
+    pub hash: KeyHash,
 }
 
 impl KeyRecord {

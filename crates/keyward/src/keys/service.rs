@@ -10,7 +10,7 @@ use std::sync::Arc;
 use keyward_scopes::Catalog;
 use serde_json::{json, Map, Value};
 
-use super::format::{self, KeySecret};
+use super::format::{self, KeyHash, KeySecret};
 use super::record::{AuditEvent, KeyRecord, ManagementKeyRecord, Page, StatusFilter};
 use crate::store::{KeyChanges, NewKeyRow, NewManagementKey, Refusal, RotationRowsOwned, Store, StoreError};
 use crate::time::Millis;
@@ -70,10 +70,24 @@ pub struct RotateOptions {
     pub expires_at: Option<Millis>,
 }
 
+/// Told of every key change the service wrote, right after the write:
+/// how the verification cache of this node forgets a changed key before the
+/// change's answer leaves (DESIGN.md section 7). Other nodes learn it from
+/// the change feed.
+pub trait KeyChangeListener: Send + Sync {
+    /// The key with this digest changed (created, updated, revoked,
+    /// rotated).
+    fn key_changed(&self, hash: &KeyHash);
+    /// A write failed after it may have committed: which key changed is
+    /// unknown, so everything must be forgotten.
+    fn changes_unknown(&self);
+}
+
 #[derive(Clone)]
 pub struct KeyService {
     store: Store,
     catalog: Arc<Catalog>,
+    listener: Option<Arc<dyn KeyChangeListener>>,
 }
 
 fn check_name(name: &str) -> Result<String, KeyError> {
@@ -94,11 +108,21 @@ fn check_name(name: &str) -> Result<String, KeyError> {
     Ok(trimmed.to_owned())
 }
 
+/// DESIGN.md section 8: 1-128 characters of `A-Z a-z 0-9 . _ : @ + -`,
+/// starting with a letter or digit. So an account always fits in a header
+/// (`X-Keyward-Account`) and never looks like another.
+pub const ACCOUNT_MAX_CHARS: usize = 128;
+
 fn check_account(account: &str) -> Result<(), KeyError> {
-    if account.trim().is_empty() || account.len() > 200 || account.chars().any(char::is_control) {
+    let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '@' | '+' | '-');
+    let starts_well = account.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if account.is_empty() || account.len() > ACCOUNT_MAX_CHARS || !starts_well || !account.chars().all(valid_char) {
         return Err(invalid(
             "account",
-            format!("`{account}` must be 1-200 printable characters"),
+            format!(
+                "`{}` must be 1-{ACCOUNT_MAX_CHARS} characters of A-Z a-z 0-9 . _ : @ + -, starting with a letter or digit",
+                account.escape_debug()
+            ),
         ));
     }
     Ok(())
@@ -180,7 +204,32 @@ fn event(
 
 impl KeyService {
     pub fn new(store: Store, catalog: Arc<Catalog>) -> KeyService {
-        KeyService { store, catalog }
+        KeyService {
+            store,
+            catalog,
+            listener: None,
+        }
+    }
+
+    /// A service that tells `listener` of every change it writes (a server
+    /// passes its verifier).
+    pub fn with_listener(mut self, listener: Arc<dyn KeyChangeListener>) -> KeyService {
+        self.listener = Some(listener);
+        self
+    }
+
+    /// After a write: the keys it changed, or, if it failed (perhaps after
+    /// committing), that anything may have changed.
+    fn written<T>(&self, result: &Result<T, StoreError>, changed: impl FnOnce(&T) -> Vec<KeyHash>) {
+        let Some(listener) = &self.listener else { return };
+        match result {
+            Ok(value) => {
+                for hash in changed(value) {
+                    listener.key_changed(&hash);
+                }
+            }
+            Err(_) => listener.changes_unknown(),
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -259,7 +308,9 @@ impl KeyService {
             "name": name, "scopes": new.scopes, "environment": environment,
             "expires_at": new.expires_at.map(Millis::to_rfc3339),
         }));
-        let record = self.store.insert_key(&row, &audit).await?;
+        let inserted = self.store.insert_key(&row, &audit).await;
+        self.written(&inserted, |record| vec![record.hash]);
+        let record = inserted?;
         tracing::info!(key_id = %record.id, account = %record.account, start = %record.start, actor, "key created");
         Ok((record, secret))
     }
@@ -335,8 +386,9 @@ impl KeyService {
                 after: Some(audit_view(after)),
                 ..audit_event
             })
-            .await?;
-        result.map_err(|r| refusal(id, r))
+            .await;
+        self.written(&result, |r| r.iter().map(|after| after.hash).collect());
+        result?.map_err(|r| refusal(id, r))
     }
 
     /// Permanent; revoking a revoked key returns it unchanged.
@@ -368,8 +420,9 @@ impl KeyService {
                     ..audit_event
                 }
             })
-            .await?;
-        let revoked = revoked.ok_or_else(|| KeyError::NotFound(id.to_owned()))?;
+            .await;
+        self.written(&revoked, |r| r.iter().map(|k| k.hash).collect());
+        let revoked = revoked?.ok_or_else(|| KeyError::NotFound(id.to_owned()))?;
         tracing::info!(key_id = %revoked.id, account = %revoked.account, actor, "key revoked");
         Ok(revoked)
     }
@@ -445,8 +498,11 @@ impl KeyService {
                     ]
                 },
             )
-            .await?;
-        let (old, new) = result.map_err(|r| refusal(id, r))?;
+            .await;
+        self.written(&result, |r| {
+            r.iter().flat_map(|(old, new)| [old.hash, new.hash]).collect()
+        });
+        let (old, new) = result?.map_err(|r| refusal(id, r))?;
         let secret = secret_slot.ok_or_else(|| StoreError::Corrupt("rotation produced no key".to_owned()))?;
         tracing::info!(key_id = %old.id, new_key_id = %new.id, start = %new.start, actor, "key rotated");
         Ok((old, new, secret))

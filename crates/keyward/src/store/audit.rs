@@ -29,11 +29,15 @@ macro_rules! insert_event {
         .execute(&mut *$tx)
         .await?;
         if let (false, Some(key_id)) = ($store.is_embedded(), &e.key_id) {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind($crate::store::changes::CHANNEL)
-                .bind(key_id)
-                .execute(&mut *$tx)
-                .await?;
+            // `<key id> <digest in hex>`: nodes forget the digest (a
+            // management key has none here; the notice then names only it).
+            sqlx::query(
+                "SELECT pg_notify($1, $2 || ' ' || COALESCE((SELECT encode(hash, 'hex') FROM keys WHERE id = $2), ''))",
+            )
+            .bind($crate::store::changes::CHANNEL)
+            .bind(key_id)
+            .execute(&mut *$tx)
+            .await?;
         }
     }};
 }

@@ -8,7 +8,7 @@ use crate::keys::KeyHash;
 use crate::time::Millis;
 
 const KEY_COLUMNS: &str = "seq, id, account, name, environment, scopes, start, metadata, created_at, created_by, \
-     expires_at, revoked_at, revoked_by, revoke_reason, rotated_to, last_used_at";
+     expires_at, revoked_at, revoked_by, revoke_reason, rotated_to, last_used_at, hash";
 
 #[derive(FromRow)]
 struct KeyRow {
@@ -28,6 +28,7 @@ struct KeyRow {
     revoke_reason: Option<String>,
     rotated_to: Option<String>,
     last_used_at: Option<i64>,
+    hash: Vec<u8>,
 }
 
 impl KeyRow {
@@ -36,6 +37,8 @@ impl KeyRow {
             .map_err(|e| StoreError::Corrupt(format!("scopes of key {}: {e}", self.id)))?;
         let metadata = serde_json::from_str(&self.metadata)
             .map_err(|e| StoreError::Corrupt(format!("metadata of key {}: {e}", self.id)))?;
+        let hash =
+            KeyHash::from_bytes(&self.hash).ok_or_else(|| StoreError::Corrupt(format!("digest of key {}", self.id)))?;
         Ok(KeyRecord {
             id: self.id,
             account: self.account,
@@ -52,6 +55,7 @@ impl KeyRow {
             revoke_reason: self.revoke_reason,
             rotated_to: self.rotated_to,
             last_used_at: self.last_used_at.map(Millis),
+            hash,
         })
     }
 }
@@ -252,10 +256,17 @@ impl Store {
         audit: impl FnOnce(&KeyRecord) -> AuditEvent,
     ) -> Result<Option<KeyRecord>, StoreError> {
         let select = self.key_by_id_sql();
-        let revoked = write_tx!(self, tx, lock => {
+        // The answer is built from the locked row, not read again after the
+        // commit: a committed revocation always reaches the caller (who
+        // clears caches with it).
+        write_tx!(self, tx, lock => {
             let row: Option<KeyRow> = sqlx::query_as(&format!("{select}{lock}")).bind(id).bind(account_limit).fetch_optional(&mut *tx).await?;
             let Some(before) = row.map(KeyRow::into_record).transpose()? else { return Ok(None) };
+            let mut after = before.clone();
             if before.revoked_at.is_none() {
+                after.revoked_at = Some(at);
+                after.revoked_by = Some(by.to_owned());
+                after.revoke_reason = reason.map(str::to_owned);
                 sqlx::query("UPDATE keys SET revoked_at = $2, revoked_by = $3, revoke_reason = $4 WHERE id = $1 AND revoked_at IS NULL")
                     .bind(id)
                     .bind(at.0)
@@ -266,13 +277,8 @@ impl Store {
                 let event = audit(&before);
                 super::audit::insert_event!(self, tx, &event);
             }
-            true
-        });
-        if revoked {
-            self.get_key(id, account_limit).await
-        } else {
-            Ok(None)
-        }
+            Ok(Some(after))
+        })
     }
 
     /// Rotation: inserts the new key and shortens the old one's life, in one

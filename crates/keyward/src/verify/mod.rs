@@ -12,14 +12,21 @@
 //! 3. Revocation and expiry are checked against the clock on every request;
 //!    the decision is the compiled engine's subset test.
 //!
-//! Changes reach the cache at once on the node that made them
-//! ([`Verifier::forget_key`]) and within a second elsewhere (see
-//! [`crate::changes`]). If storage fails, a key not in cache is never
-//! valid: the answer is `Unavailable` (503).
+//! Changes reach the cache at once on the node that made them (the key
+//! service tells the verifier, a [`KeyChangeListener`], after each write)
+//! and within a second elsewhere (see [`crate::changes`]). Changes name the
+//! key by its digest, the cache's own key, so forgetting never depends on a
+//! second map that could have lost the entry. A fill that raced with a
+//! change (the store read before the change committed, the insert after it
+//! was forgotten) is not kept: every change bumps a generation, and a fill
+//! that sees the generation move after its read drops what it inserted. If
+//! storage fails, a key not in cache is never valid: the answer is
+//! `Unavailable` (503).
 //!
 //! Never logs or stores a presented key; at most `format::loggable`.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue};
@@ -28,6 +35,7 @@ use moka::sync::Cache;
 use tokio::sync::Semaphore;
 
 use crate::keys::format::{self, KeyHash};
+use crate::keys::service::KeyChangeListener;
 use crate::keys::KeyRecord;
 use crate::store::{Store, StoreError};
 use crate::time::Millis;
@@ -93,9 +101,11 @@ pub struct Rendered {
     pub json_identity: Box<str>,
     /// `[…]`: the grants as given.
     pub json_granted: Box<str>,
-    /// `X-Keyward-*` headers; a value that is not a valid header value
-    /// (possible only for odd account names) is left out.
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The four `X-Keyward-*` headers of an allowed forward-auth answer,
+    /// all or none: `None` if one of them cannot be a header value (only an
+    /// account stored before account ids had a grammar could do that), and
+    /// then forward-auth refuses rather than answer 200 without it.
+    pub headers: Option<[(HeaderName, HeaderValue); 4]>,
 }
 
 impl CachedKey {
@@ -132,15 +142,18 @@ impl Rendered {
             .unwrap_or_default()
             .into();
         let json_granted = serde_json::to_string(&record.scopes).unwrap_or_default().into();
-        let headers = [
-            ("x-keyward-key-id", record.id.clone()),
-            ("x-keyward-account", record.account.clone()),
-            ("x-keyward-scopes", record.scopes.join(",")),
-            ("x-keyward-environment", record.environment.clone()),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| Some((HeaderName::from_static(name), HeaderValue::try_from(value).ok()?)))
-        .collect();
+        let header = |name: &'static str, value: String| {
+            let value = HeaderValue::try_from(value).ok()?;
+            Some((HeaderName::from_static(name), value))
+        };
+        let headers = (|| {
+            Some([
+                header("x-keyward-key-id", record.id.clone())?,
+                header("x-keyward-account", record.account.clone())?,
+                header("x-keyward-scopes", record.scopes.join(","))?,
+                header("x-keyward-environment", record.environment.clone())?,
+            ])
+        })();
         Rendered {
             json_identity,
             json_granted,
@@ -201,12 +214,24 @@ pub struct Verifier {
     catalog: Arc<Catalog>,
     store: Store,
     keys: Cache<KeyHash, Arc<CachedKey>>,
-    /// Key id -> digest, to forget a key by id when it changes.
-    ids: Cache<String, KeyHash>,
     unknown: Cache<KeyHash, ()>,
+    /// Bumped by every change before it is forgotten; a fill compares it
+    /// before its read and after its insert.
+    generation: AtomicU64,
     lookups: Semaphore,
     lookup_timeout: Duration,
+    fill_pause: Mutex<Option<Arc<FillPause>>>,
     pub stats: Stats,
+}
+
+/// A test seam: makes the next fills stop between their store read and
+/// their cache insert, so that a test can commit a change exactly there.
+#[derive(Default)]
+pub struct FillPause {
+    /// Notified when a fill has read and is waiting.
+    pub reached: tokio::sync::Notify,
+    /// Notify to let the waiting fill go on.
+    pub release: tokio::sync::Notify,
 }
 
 /// Counters for `/metrics`.
@@ -226,16 +251,14 @@ impl Verifier {
                 .max_capacity(settings.capacity)
                 .time_to_live(ttl)
                 .build(),
-            ids: Cache::builder()
-                .max_capacity(settings.capacity)
-                .time_to_live(ttl)
-                .build(),
             unknown: Cache::builder()
                 .max_capacity(settings.capacity)
                 .time_to_live(settings.negative_ttl.min(ttl))
                 .build(),
+            generation: AtomicU64::new(0),
             lookups: Semaphore::new(settings.max_concurrent_lookups.max(1)),
             lookup_timeout: settings.lookup_timeout,
+            fill_pause: Mutex::new(None),
             stats: Stats::default(),
         }
     }
@@ -244,20 +267,41 @@ impl Verifier {
         &self.catalog
     }
 
-    /// Drops a key from the cache, e.g. after it changed.
-    pub fn forget_key(&self, key_id: &str) {
-        if let Some(hash) = self.ids.get(key_id) {
-            self.keys.invalidate(&hash);
-            self.unknown.invalidate(&hash);
-        }
-        self.ids.invalidate(key_id);
+    /// Drops a key from the cache after it changed. A fill of the same key
+    /// in flight will not keep what it read.
+    pub fn forget(&self, hash: &KeyHash) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.keys.invalidate(hash);
+        self.unknown.invalidate(hash);
     }
 
     /// Drops everything: when the change feed may have lost changes.
     pub fn forget_all(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         self.keys.invalidate_all();
-        self.ids.invalidate_all();
         self.unknown.invalidate_all();
+    }
+
+    /// How many changes this verifier was told of (for tests that wait for
+    /// a change to arrive from another node).
+    pub fn changes_seen(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Test seam: the fills that start while `pause` is set wait at it
+    /// after their store read (see [`FillPause`]).
+    pub fn pause_fills(&self, pause: Option<Arc<FillPause>>) {
+        if let Ok(mut slot) = self.fill_pause.lock() {
+            *slot = pause;
+        }
+    }
+
+    async fn maybe_pause(&self) {
+        let pause = self.fill_pause.lock().ok().and_then(|slot| slot.clone());
+        if let Some(pause) = pause {
+            pause.reached.notify_one();
+            pause.release.notified().await;
+        }
     }
 
     /// The record of a key not in the cache: from the negative cache or the
@@ -277,23 +321,32 @@ impl Verifier {
         if let Some(found) = self.keys.get(&hash) {
             return Ok(Some(found));
         }
+        let generation = self.generation.load(Ordering::SeqCst);
         let record = tokio::time::timeout(self.lookup_timeout, self.store.find_key_by_hash(&hash))
             .await
             .map_err(|_| StoreError::Busy)??;
         drop(permit);
-        match record {
+        self.maybe_pause().await;
+        let found = match record {
             Some(record) => {
                 let grants = self.catalog.compile_grants(&record.scopes);
                 let cached = Arc::new(CachedKey::new(record, grants));
-                self.ids.insert(cached.record.id.clone(), hash);
                 self.keys.insert(hash, cached.clone());
-                Ok(Some(cached))
+                Some(cached)
             }
             None => {
                 self.unknown.insert(hash, ());
-                Ok(None)
+                None
             }
+        };
+        // A change told after our read may have been forgotten before our
+        // insert: then what we read may be stale, and must not stay. (This
+        // answer still stands: the request overlapped the change.)
+        if self.generation.load(Ordering::SeqCst) != generation {
+            self.keys.invalidate(&hash);
+            self.unknown.invalidate(&hash);
         }
+        Ok(found)
     }
 
     /// `MALFORMED`, or `NOT_FOUND` for a management key (a real key, just
@@ -364,5 +417,15 @@ impl Verifier {
             Some(Outcome::UnknownRoute) => Code::UnknownRoute,
         };
         (code, decision)
+    }
+}
+
+impl KeyChangeListener for Verifier {
+    fn key_changed(&self, hash: &KeyHash) {
+        self.forget(hash);
+    }
+
+    fn changes_unknown(&self) {
+        self.forget_all();
     }
 }

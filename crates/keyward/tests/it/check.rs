@@ -126,6 +126,91 @@ fn unknown_and_confusing_routes_exit_1() {
     assert!(v["detail"].as_str().unwrap().contains("`.` or `..` segment"));
 }
 
+/// Hole 1 of the security issue, exactly as reported: an encoded `?`
+/// hid two `..` segments from the check of the decoded path.
+#[test]
+fn an_encoded_question_mark_cannot_hide_dot_segments() {
+    let atender = example("atender");
+    let out = keyward(&[
+        "check",
+        "--catalog",
+        &atender,
+        "--grant",
+        "knowledge:read",
+        "--method",
+        "GET",
+        "--path",
+        "/api/v1/kb/x%3F/%2e%2e/%2e%2e/users",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["code"], "UNKNOWN_ROUTE");
+    assert!(v["detail"].as_str().unwrap().contains("percent-encoded `?`"), "{v}");
+}
+
+/// Hole 7: with `unknown_routes = "allow"` and strict matching, near
+/// misses of a known route passed; `validate` warns, and matching the way
+/// the API does (`path_case`, `trailing_slash`) checks them.
+#[test]
+fn near_misses_of_a_route_are_checked_when_matching_like_the_api() {
+    let coldsend = std::fs::read_to_string(example("coldsend")).unwrap();
+    let allow = coldsend.replace("unknown_routes = \"deny\"", "unknown_routes = \"allow\"");
+    assert_ne!(allow, coldsend);
+    let (_d1, strict) = temp_catalog(&allow);
+    let loose_source = allow.replace(
+        "unknown_routes = \"allow\"",
+        "unknown_routes = \"allow\"\npath_case = \"insensitive\"\ntrailing_slash = \"ignore\"",
+    );
+    let (_d2, loose) = temp_catalog(&loose_source);
+
+    let out = keyward(&["catalog", "validate", &strict]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains(": warning: `unknown_routes = \"allow\"` with"),
+        "{}",
+        stderr(&out)
+    );
+    let out = keyward(&["catalog", "validate", &loose]);
+    assert_eq!((out.status.code(), stderr(&out)), (Some(0), String::new()));
+
+    for path in [
+        "/api/public/v1/Sender-Accounts",
+        "/API/public/v1/sender-accounts",
+        "/api/public/v1/sender-accounts/",
+    ] {
+        let check = |catalog: &str| {
+            keyward(&[
+                "check",
+                "--catalog",
+                catalog,
+                "--grant",
+                "campaigns:read",
+                "--method",
+                "GET",
+                "--path",
+                path,
+            ])
+            .status
+            .code()
+        };
+        assert_eq!(check(&strict), Some(0), "{path}: strict matching lets it through");
+        assert_eq!(check(&loose), Some(1), "{path}: checked as sender-accounts");
+    }
+    let out = keyward(&[
+        "check",
+        "--catalog",
+        &strict,
+        "--grant",
+        "campaigns:read",
+        "--method",
+        "GET",
+        "--path",
+        "/campaigns/a b",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "a raw space is not a URI: {}", stdout(&out));
+}
+
 #[test]
 fn an_unknown_grant_exits_2_with_a_suggestion() {
     let atender = example("atender");

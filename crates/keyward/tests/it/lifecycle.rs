@@ -123,7 +123,24 @@ async fn bad_input_is_refused_naming_the_field(t: &TestStore) {
             "scopes",
             "unknown scope `nope:read`",
         ),
-        (new_key("", "k", &["*"]), "account", "1-200 printable"),
+        (new_key("", "k", &["*"]), "account", "1-128 characters of A-Z"),
+        // Account ids fit in a header and never look like another
+        // (DESIGN.md section 8).
+        (new_key("acme corp", "k", &["*"]), "account", "1-128 characters of A-Z"),
+        (
+            new_key("acme\nX-Keyward-Account: evil", "k", &["*"]),
+            "account",
+            "1-128",
+        ),
+        (new_key("acmé", "k", &["*"]), "account", "1-128"),
+        (new_key("аcme", "k", &["*"]), "account", "1-128"),
+        (
+            new_key("-acme", "k", &["*"]),
+            "account",
+            "starting with a letter or digit",
+        ),
+        (new_key("a/b", "k", &["*"]), "account", "1-128"),
+        (new_key(&"a".repeat(129), "k", &["*"]), "account", "1-128"),
         (
             NewKey {
                 expires_at: Some(Millis(1_000)),

@@ -1,7 +1,7 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use crate::catalog::{Catalog, UnknownRoutes};
+use crate::catalog::{Catalog, PathCase, TrailingSlash, UnknownRoutes};
 
 /// The catalog as data, for clients and `GET /v1/catalog`.
 #[derive(Debug, Serialize)]
@@ -28,6 +28,8 @@ pub struct ApiDocument<'a> {
     pub global_wildcards: &'a [String],
     pub superscopes: &'a [String],
     pub unknown_routes: UnknownRoutes,
+    pub path_case: PathCase,
+    pub trailing_slash: TrailingSlash,
     pub method_override: bool,
 }
 
@@ -82,6 +84,8 @@ impl Catalog {
                 global_wildcards: &api.global_wildcards,
                 superscopes: &api.superscopes,
                 unknown_routes: api.unknown_routes,
+                path_case: api.path_matching.case,
+                trailing_slash: api.path_matching.trailing_slash,
                 method_override: api.method_override,
             },
             resources: self

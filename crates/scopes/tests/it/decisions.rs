@@ -414,6 +414,19 @@ fn confusing_paths_match_no_route_even_when_unknown_routes_are_allowed() {
             ("/kb/%c3%28", PathRejection::NotUtf8),
             ("kb/a", PathRejection::NotAbsolute),
             ("https://evil/kb", PathRejection::NotAbsolute),
+            // Hole 1 of the security issue: the decoded path was re-checked
+            // by a scanner that stopped at the decoded `?`.
+            ("/kb/x%3F/%2e%2e/%2e%2e/users", PathRejection::EncodedQuery),
+            ("/kb/x%3f/y", PathRejection::EncodedQuery),
+            ("/kb/x%23/%2e%2e", PathRejection::Fragment),
+            // Raw characters a URI cannot hold (DESIGN.md section 8).
+            ("/kb/a b", PathRejection::InvalidCharacter),
+            ("/kb/a<b>", PathRejection::InvalidCharacter),
+            ("/kb/{x}", PathRejection::InvalidCharacter),
+            ("/kb/a|b", PathRejection::InvalidCharacter),
+            ("/kb/a^b", PathRejection::InvalidCharacter),
+            ("/kb/a`b", PathRejection::InvalidCharacter),
+            ("/kb/a\"b", PathRejection::InvalidCharacter),
         ] {
             let d = c.decide_route(&g, "GET", path);
             assert_eq!(d.outcome(), Outcome::UnknownRoute, "{path}");
@@ -428,4 +441,95 @@ fn percent_encoded_ordinary_characters_are_decoded_before_matching() {
     let kb = c.compile_grants(&["kb:read"]);
     let d = c.decide_route(&kb, "GET", "/%6bb/search");
     assert_eq!(d.route().unwrap().path, "/kb/search");
+}
+
+const SENDER_ROUTES: &str = r#"
+[[routes]]
+methods = ["GET"]
+path = "/api/v1/sender-accounts"
+scopes = ["kb:write"]
+[[routes]]
+methods = ["GET"]
+path = "/api/v1/Teams/{id}/"
+scopes = ["kb:write"]
+"#;
+
+/// Hole 7: with `unknown_routes = "allow"`, a path an Express API serves
+/// as a known route (other case, trailing slash) reached it unchecked.
+#[test]
+fn path_case_and_trailing_slash_route_the_way_the_api_does() {
+    let strict = routed("unknown_routes = \"allow\"", SENDER_ROUTES);
+    let loose = routed(
+        "unknown_routes = \"allow\"\npath_case = \"insensitive\"\ntrailing_slash = \"ignore\"",
+        SENDER_ROUTES,
+    );
+    let g = strict.compile_grants(&["kb:read"]);
+    let near_misses = [
+        "/api/v1/Sender-Accounts",
+        "/API/v1/sender-accounts",
+        "/api/v1/sender-accounts/",
+        "/API/V1/SENDER-ACCOUNTS/?x=1",
+        "/api/v1/%53ender-accounts",
+        "/api/v1/teams/7",
+        "/api/v1/TEAMS/7/",
+    ];
+    for path in near_misses {
+        assert!(
+            strict.decide_route(&g, "GET", path).allowed(),
+            "strict matching: {path} is another path, allowed as unknown"
+        );
+    }
+    let g = loose.compile_grants(&["kb:read"]);
+    for path in near_misses {
+        let d = loose.decide_route(&g, "GET", path);
+        assert_eq!(d.outcome(), Outcome::InsufficientScope, "{path}");
+        assert_eq!(d.missing(), ["kb:write"], "{path}");
+    }
+    assert!(
+        loose.decide_route(&g, "GET", "/api/v1/teams/7/x").allowed(),
+        "another path"
+    );
+    assert!(loose.decide_route(&g, "GET", "/").allowed(), "the root keeps its slash");
+    let d = loose.decide_route(&g, "GET", "/api/v1/sender-accounts//");
+    assert_eq!(d.no_route(), Some(NoRoute::Rejected(PathRejection::EmptySegment)));
+}
+
+#[test]
+fn folding_makes_routes_equal_after_it_duplicates() {
+    for (settings, a, b) in [
+        ("path_case = \"insensitive\"", "/kb/Tags", "/kb/tags"),
+        ("trailing_slash = \"ignore\"", "/kb/tags/", "/kb/tags"),
+    ] {
+        let source = format!(
+            "{API}{settings}\n[resources.kb]\nactions.read = \"r\"\n[[routes]]\nmethods = [\"GET\"]\npath = \"{a}\"\nscopes = [\"kb:read\"]\n[[routes]]\nmethods = [\"GET\"]\npath = \"{b}\"\nscopes = [\"kb:read\"]\n"
+        );
+        let errors = Catalog::from_toml("t.toml", &source).unwrap_err();
+        assert!(errors.to_string().contains("duplicate route"), "{settings}: {errors}");
+        let strict = source.replace(settings, "");
+        assert!(Catalog::from_toml("t.toml", &strict).is_ok(), "distinct when strict");
+    }
+}
+
+#[test]
+fn allowing_unknown_routes_with_strict_matching_is_a_warning() {
+    let strict = routed("unknown_routes = \"allow\"", KB_ROUTES);
+    let warnings: Vec<String> = strict.warnings().iter().map(|w| w.message.clone()).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("path_case") && warnings[0].contains("trailing_slash"));
+    let half = routed("unknown_routes = \"allow\"\npath_case = \"insensitive\"", KB_ROUTES);
+    assert!(half.warnings()[0].message.contains("trailing_slash"));
+    assert!(!half.warnings()[0].message.contains("path_case ="));
+    for quiet in [
+        routed("", KB_ROUTES),
+        routed(
+            "unknown_routes = \"allow\"\npath_case = \"insensitive\"\ntrailing_slash = \"ignore\"",
+            KB_ROUTES,
+        ),
+    ] {
+        assert!(quiet.warnings().is_empty());
+    }
+    let bad = format!("{API}path_case = \"lower\"\ntrailing_slash = \"yes\"\n[resources.kb]\nactions.read = \"r\"\n");
+    let errors = Catalog::from_toml("t.toml", &bad).unwrap_err().to_string();
+    assert!(errors.contains("path_case `lower` must be"), "{errors}");
+    assert!(errors.contains("trailing_slash `yes` must be"), "{errors}");
 }
