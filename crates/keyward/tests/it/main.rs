@@ -11,6 +11,7 @@ mod keys_commands;
 mod lifecycle;
 mod nodes;
 mod proxies;
+mod race;
 mod server;
 mod support;
 mod tools;

@@ -44,6 +44,15 @@ impl TestStore {
         }
     }
 
+    /// A second connection pool to the same store: another node's.
+    pub async fn another_node(&self) -> Store {
+        match (&self.sqlite_dir, &self.pg_database) {
+            (Some(dir), _) => Store::open_sqlite(&dir.path().join("keyward.db")).await.unwrap(),
+            (_, Some((admin, name))) => Store::open_postgres(&database_url(admin, name)).await.unwrap(),
+            _ => unreachable!(),
+        }
+    }
+
     pub fn service(&self, catalog: &str) -> KeyService {
         KeyService::new(self.store.clone(), Arc::new(catalog_named(catalog)))
     }
