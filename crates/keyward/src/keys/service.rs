@@ -19,6 +19,8 @@ pub const NAME_MAX_CHARS: usize = 100;
 pub const METADATA_MAX_BYTES: usize = 4096;
 pub const LIST_LIMIT_MAX: u32 = 1000;
 pub const LIST_LIMIT_DEFAULT: u32 = 100;
+/// Different grants a key may hold.
+pub const GRANTS_MAX: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -240,11 +242,26 @@ impl KeyService {
         &self.catalog
     }
 
-    fn check_scopes(&self, scopes: &[String]) -> Result<(), KeyError> {
-        self.catalog.check_grants(scopes).map_err(|errors| {
+    /// The grants to store: valid against the catalog, deduplicated (order
+    /// kept) and at most [`GRANTS_MAX`] (DESIGN.md section 8).
+    fn check_scopes(&self, scopes: Vec<String>) -> Result<Vec<String>, KeyError> {
+        let mut unique: Vec<String> = Vec::with_capacity(scopes.len().min(GRANTS_MAX));
+        for scope in scopes {
+            if !unique.contains(&scope) {
+                if unique.len() == GRANTS_MAX {
+                    return Err(invalid(
+                        "scopes",
+                        format!("a key holds at most {GRANTS_MAX} different grants; use a bundle or a wildcard"),
+                    ));
+                }
+                unique.push(scope);
+            }
+        }
+        self.catalog.check_grants(&unique).map_err(|errors| {
             let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
             invalid("scopes", messages.join("; "))
-        })
+        })?;
+        Ok(unique)
     }
 
     /// The JSON view of a key: its record, derived status and stale grants
@@ -270,7 +287,7 @@ impl KeyService {
         let now = Millis::now();
         check_account(&new.account)?;
         let name = check_name(&new.name)?;
-        self.check_scopes(&new.scopes)?;
+        let scopes = self.check_scopes(new.scopes)?;
         if let Some(at) = new.expires_at {
             check_expiry(at, now)?;
         }
@@ -293,7 +310,7 @@ impl KeyService {
             account: &new.account,
             name: &name,
             environment: &environment,
-            scopes: &new.scopes,
+            scopes: &scopes,
             hash: &secret.hash(),
             start: &secret.start(),
             metadata: &metadata,
@@ -305,7 +322,7 @@ impl KeyService {
         audit.account = Some(new.account.clone());
         audit.key_id = Some(id.clone());
         audit.after = Some(json!({
-            "name": name, "scopes": new.scopes, "environment": environment,
+            "name": name, "scopes": scopes, "environment": environment,
             "expires_at": new.expires_at.map(Millis::to_rfc3339),
         }));
         let inserted = self.store.insert_key(&row, &audit).await;
@@ -362,10 +379,7 @@ impl KeyService {
         let changes = KeyChanges {
             name: update.name.as_deref().map(check_name).transpose()?,
             scopes: match update.scopes {
-                Some(scopes) => {
-                    self.check_scopes(&scopes)?;
-                    Some(scopes)
-                }
+                Some(scopes) => Some(self.check_scopes(scopes)?),
                 None => None,
             },
             expires_at: match update.expires_at {

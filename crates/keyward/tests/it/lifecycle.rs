@@ -3,7 +3,7 @@
 //! keys, and the schema's own refusal to reactivate or delete.
 
 use keyward::keys::format::{self, KeyHash};
-use keyward::keys::{KeyError, NewKey, RotateOptions, Status, StatusFilter, Update};
+use keyward::keys::{KeyError, KeyService, NewKey, RotateOptions, Status, StatusFilter, Update};
 use keyward::store::{NewKeyRow, Store};
 use keyward::time::Millis;
 use serde_json::json;
@@ -104,6 +104,49 @@ async fn the_default_environment_is_the_first_listed(t: &TestStore) {
     let (record, secret) = svc.create(new_key("acme", "k", &["*"]), "t").await.unwrap();
     assert_eq!(record.environment, "live");
     assert!(secret.reveal().starts_with("cs_live_"));
+}
+
+/// DESIGN.md section 8: grants are deduplicated when stored (order kept)
+/// and number at most 64, so `X-Keyward-Scopes` stays small; an account id
+/// of the whole grammar is accepted.
+async fn grants_are_deduplicated_and_bounded(t: &TestStore) {
+    let svc = t.service("coldsend");
+    let mut scopes = vec!["campaigns:read"; 3000];
+    scopes.extend(["leads:read", "campaigns:read", "leads:read"]);
+    let (record, _) = svc
+        .create(new_key("Org-42.eu_1:team+ops@example.com", "k", &scopes), "t")
+        .await
+        .unwrap();
+    assert_eq!(record.scopes, ["campaigns:read", "leads:read"]);
+    assert_eq!(record.account, "Org-42.eu_1:team+ops@example.com");
+    let updated = svc
+        .update(
+            &record.id,
+            Update {
+                scopes: Some(vec!["leads:read".into(), "leads:read".into()]),
+                ..Update::default()
+            },
+            "t",
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.scopes, ["leads:read"]);
+
+    let mut source = String::from("[api]\nname = \"Many\"\nkey_prefix = \"mn\"\n");
+    for i in 0..65 {
+        source.push_str(&format!("[resources.r{i}]\nactions.read = \"r\"\n"));
+    }
+    let catalog = KeyService::new(
+        t.store.clone(),
+        std::sync::Arc::new(keyward_scopes::Catalog::from_toml("many.toml", &source).unwrap()),
+    );
+    let many: Vec<String> = (0..65).map(|i| format!("r{i}:read")).collect();
+    let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+    let (field, message) = invalid_field(catalog.create(new_key("acme", "k", &refs), "t").await);
+    assert_eq!(field, "scopes");
+    assert!(message.contains("at most 64"), "{message}");
+    assert!(catalog.create(new_key("acme", "k", &refs[..64]), "t").await.is_ok());
 }
 
 async fn bad_input_is_refused_naming_the_field(t: &TestStore) {
@@ -808,6 +851,7 @@ on_both_stores!(
     created_key_has_the_documented_format_and_record,
     the_default_environment_is_the_first_listed,
     bad_input_is_refused_naming_the_field,
+    grants_are_deduplicated_and_bounded,
     unknown_ids_are_not_found,
     an_account_limit_hides_other_accounts_keys,
     listing_is_newest_first_by_account_and_status_with_cursors,
