@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::http::connections::ConnectionLimits;
 use crate::verify::CacheSettings;
 
 /// Which headers carry the original request on forward-auth (section 9).
@@ -33,6 +34,7 @@ pub struct ServerConfig {
     pub usage: bool,
     pub usage_flush_interval: Duration,
     pub max_body_bytes: usize,
+    pub connections: ConnectionLimits,
 }
 
 pub const MAX_CACHE_TTL_SECONDS: u64 = 60;
@@ -52,6 +54,10 @@ pub struct ServerTable {
     pub usage: Option<bool>,
     pub usage_flush_ms: Option<u64>,
     pub max_body_bytes: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub header_timeout_seconds: Option<u64>,
+    pub idle_timeout_seconds: Option<u64>,
+    pub body_timeout_seconds: Option<u64>,
 }
 
 impl ServerTable {
@@ -92,6 +98,18 @@ pub struct ServerFlags {
     /// Milliseconds between usage flushes.
     #[arg(long, env = "KEYWARD_USAGE_FLUSH_MS")]
     pub usage_flush_ms: Option<u64>,
+    /// Open connections at most (default 10000, lowered to fit the open-file limit).
+    #[arg(long, env = "KEYWARD_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Seconds a client has to send a complete request head (default 10).
+    #[arg(long, env = "KEYWARD_HEADER_TIMEOUT_SECONDS")]
+    pub header_timeout_seconds: Option<u64>,
+    /// Seconds a keep-alive connection may idle between requests (default 60).
+    #[arg(long, env = "KEYWARD_IDLE_TIMEOUT_SECONDS")]
+    pub idle_timeout_seconds: Option<u64>,
+    /// Seconds a client has to send a request body (default 30).
+    #[arg(long, env = "KEYWARD_BODY_TIMEOUT_SECONDS")]
+    pub body_timeout_seconds: Option<u64>,
 }
 
 impl ServerConfig {
@@ -114,6 +132,36 @@ impl ServerConfig {
         if flush == 0 {
             return Err("usage_flush_ms must be positive".to_owned());
         }
+        let defaults_c = ConnectionLimits::default();
+        let seconds = |flag: Option<u64>, file: Option<u64>, default: Duration, name: &str| match flag.or(file) {
+            None => Ok(default),
+            Some(0) => Err(format!("{name} must be positive")),
+            Some(s) => Ok(Duration::from_secs(s)),
+        };
+        let connections = ConnectionLimits {
+            head_timeout: seconds(
+                flags.header_timeout_seconds,
+                file.header_timeout_seconds,
+                defaults_c.head_timeout,
+                "header_timeout_seconds",
+            )?,
+            idle_timeout: seconds(
+                flags.idle_timeout_seconds,
+                file.idle_timeout_seconds,
+                defaults_c.idle_timeout,
+                "idle_timeout_seconds",
+            )?,
+            body_timeout: seconds(
+                flags.body_timeout_seconds,
+                file.body_timeout_seconds,
+                defaults_c.body_timeout,
+                "body_timeout_seconds",
+            )?,
+            max_connections: match flags.max_connections.or(file.max_connections) {
+                Some(0) => return Err("max_connections must be positive".to_owned()),
+                other => other.unwrap_or(defaults_c.max_connections),
+            },
+        };
         Ok(ServerConfig {
             listen: flags
                 .listen
@@ -138,6 +186,7 @@ impl ServerConfig {
             usage: flags.usage.or(file.usage).unwrap_or(true),
             usage_flush_interval: Duration::from_millis(flush),
             max_body_bytes: file.max_body_bytes.unwrap_or(64 * 1024),
+            connections,
         })
     }
 }

@@ -109,6 +109,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             path.display()
         );
     }
+    let limits = connection_limits(&config);
     let verifier = Arc::new(Verifier::new(catalog.clone(), store.clone(), &config.cache));
     let recorder = Arc::new(Recorder::new(config.usage));
     let metrics = http::metrics::Metrics::new().map_err(|e| e.to_string())?;
@@ -144,8 +145,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     println!("keyward listening on http://{address}");
     let _ = std::io::stdout().flush();
     tracing::info!(%address, api = %catalog.api().name, "serving");
-    axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(shutdown_signal())
+    let (stop_serving, serving_stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_serving.send(true);
+    });
+    http::connections::serve(listener, http::router(state), limits, serving_stopped)
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!("shutting down: flushing usage");
@@ -154,6 +159,30 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let _ = follower.await;
     store.close().await;
     Ok(())
+}
+
+/// The configured limits, with the connection cap lowered to fit the
+/// open-file limit (raised first as far as allowed; said if it cannot be).
+fn connection_limits(config: &crate::config::ServerConfig) -> http::connections::ConnectionLimits {
+    let mut limits = config.connections;
+    // File descriptors besides connections: the database, logs, the listener.
+    const RESERVED_FILES: u64 = 64;
+    match http::connections::raise_open_file_limit() {
+        Ok(files) => {
+            let fits = usize::try_from(files.saturating_sub(RESERVED_FILES))
+                .unwrap_or(usize::MAX)
+                .max(1);
+            if fits < limits.max_connections {
+                eprintln!(
+                    "warning: the open-file limit is {files}: at most {fits} connections (max_connections = {})",
+                    limits.max_connections
+                );
+                limits.max_connections = fits;
+            }
+        }
+        Err(e) => eprintln!("warning: cannot raise the open-file limit: {e}"),
+    }
+    limits
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {

@@ -37,6 +37,9 @@ where
                 JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                     Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large")
                 }
+                JsonRejection::BytesRejection(e) if super::connections::is_too_slow(&e) => {
+                    Problem::new(StatusCode::REQUEST_TIMEOUT, "the body did not arrive in time")
+                }
                 other => Problem::new(other.status(), other.body_text()),
             }),
         }
@@ -144,12 +147,16 @@ async fn read_body(req: Request) -> Result<Bytes, Problem> {
     Ok(joined.map(BytesMut::freeze).or(first).unwrap_or_default())
 }
 
-/// 413 when the body is over the limit, 400 when it could not be read.
+/// 413 when the body is over the limit, 408 when it came too slowly, 400
+/// when it could not be read.
 fn body_error(e: axum::Error) -> Problem {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(error) = source {
         if error.is::<LengthLimitError>() {
             return Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large");
+        }
+        if let Some(late) = error.downcast_ref::<super::connections::BodyTooSlow>() {
+            return Problem::new(StatusCode::REQUEST_TIMEOUT, late.to_string());
         }
         source = error.source();
     }

@@ -3,9 +3,11 @@
 //! of them touches storage directly.
 
 mod auth;
+pub mod connections;
 mod credentials;
 mod json;
 mod keys;
+mod limits;
 pub mod metrics;
 pub mod openapi;
 mod ops;
@@ -52,5 +54,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/openapi.json", get(openapi::openapi_json))
         .fallback(|| async { problem::Problem::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(limits::reject_long_uris))
         .with_state(state)
 }

@@ -391,7 +391,11 @@ async fn check(state: &AppState, method: &str, uri: &str, headers: &HeaderMap) -
         Err(problem) => return problem.into_response(),
     };
     let Some(presented) = presented else {
-        return Problem::unauthorized("an API key is required (Authorization: Bearer or X-API-Key)").into_response();
+        // As /v1/verify calls an empty key: not a key of this API.
+        return unauthorized(
+            Code::Malformed,
+            Some("an API key is required (Authorization: Bearer or X-API-Key)"),
+        );
     };
     let now = Millis::now();
     let (key, code) = match state.verifier.authenticate(presented, now).await {

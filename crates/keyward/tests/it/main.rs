@@ -6,6 +6,7 @@
 
 mod catalog_commands;
 mod check;
+mod hostile;
 mod http_api;
 mod keys_commands;
 mod lifecycle;
@@ -13,6 +14,7 @@ mod nodes;
 mod proxies;
 mod race;
 mod server;
+mod slow_clients;
 mod support;
 mod tools;
 

@@ -2,7 +2,10 @@
 //! `examples/`: nginx `auth_request` (`examples/nginx/keyward-*.conf`)
 //! and Caddy `forward_auth` (`examples/caddy/Caddyfile`), in front of an
 //! upstream API (in this process) that echoes the `X-Keyward-*` headers it
-//! receives. The same checks run through both.
+//! receives. Every client request of the hostile table (`hostile.rs`) runs
+//! through both, with the strict and the loose catalog: the answer the
+//! client gets, and on a 200 that the API saw keyward's identity headers
+//! and no client-sent `X-Keyward-*` header.
 //!
 //! Needs nginx with the auth_request module and Caddy
 //! (`.ci/install-test-tools` installs Debian's `nginx-light` and `caddy`).
@@ -14,10 +17,9 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::server::{Options, Server};
+use crate::hostile::{self, Catalog, Keys, Via};
+use crate::server::Server;
 use crate::support::{Backend, TestStore};
-
-type Header<'a> = (&'a str, &'a str);
 
 /// The first of `paths` that exists, or a failure saying how to install it.
 fn binary(paths: &[&str], install: &str) -> PathBuf {
@@ -71,19 +73,24 @@ impl Proxy {
     }
 }
 
-/// The API behind the proxy: answers every request with the identity
-/// headers it was given.
+/// The API behind the proxy: answers every request with what it was given
+/// of keyward's headers, in the `x-api-saw` header (so that a HEAD answer
+/// carries it too) and as the body: every header whose name reads
+/// `x-keyward-...` (also spelled with `_`), sorted, `name=value; ...`;
+/// and the request line it got in `x-api-request`.
 async fn echoing_api() -> String {
-    use axum::http::HeaderMap;
-    async fn echo(headers: HeaderMap) -> String {
-        let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        format!(
-            "account={} key={} scopes={} env={}",
-            h("x-keyward-account"),
-            h("x-keyward-key-id"),
-            h("x-keyward-scopes"),
-            h("x-keyward-environment")
-        )
+    use axum::http::{HeaderMap, HeaderValue, Method, Uri};
+    async fn echo(method: Method, uri: Uri, headers: HeaderMap) -> ([(&'static str, HeaderValue); 2], String) {
+        let mut saw: Vec<String> = headers
+            .iter()
+            .filter(|(name, _)| name.as_str().replace('_', "-").starts_with("x-keyward-"))
+            .map(|(name, value)| format!("{name}={}", String::from_utf8_lossy(value.as_bytes())))
+            .collect();
+        saw.sort();
+        let saw = saw.join("; ");
+        let header = HeaderValue::from_str(&saw).unwrap_or(HeaderValue::from_static("<not a header value>"));
+        let request = HeaderValue::from_str(&format!("{method} {uri}")).unwrap_or(HeaderValue::from_static("?"));
+        ([("x-api-saw", header), ("x-api-request", request)], saw)
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -95,6 +102,8 @@ async fn start_nginx(keyward: &str, api: &str) -> Proxy {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
     let front = free_port();
+    let http = example("nginx/keyward-http.conf");
+    let http = http.display();
     let snippet = example("nginx/keyward-auth.conf");
     let snippet = snippet.display();
     let protect = example("nginx/keyward-protect.conf");
@@ -114,14 +123,21 @@ http {{
     fastcgi_temp_path {d}/fastcgi;
     uwsgi_temp_path {d}/uwsgi;
     scgi_temp_path {d}/scgi;
-    upstream keyward {{ server {keyward}; }}
+    include {http};
+    upstream keyward {{
+        server {keyward};
+        keepalive 8;
+        keepalive_timeout 50s;
+    }}
     upstream your_api {{ server {api}; }}
 
     server {{
         listen 127.0.0.1:{front};
         include {snippet};
 
-        location /api/ {{
+        # Every path protected (README.md protects /api/): the hostile
+        # table's paths in other letter cases must reach keyward too.
+        location / {{
             include {protect};
             proxy_pass http://your_api;
         }}
@@ -171,160 +187,115 @@ fn example(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(path)
 }
 
-async fn send(client: &reqwest::Client, method: Method, url: String, headers: &[Header<'_>]) -> (u16, String) {
-    let mut request = client.request(method, url);
+/// A client's request to the proxy, sent with reqwest (a well-behaved
+/// client; the hostile ones are in the table).
+async fn get(proxy: &Proxy, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut request = reqwest::Client::new().get(format!("{}{path}", proxy.url));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
-    let www = response.headers().contains_key("www-authenticate");
+    let saw = response
+        .headers()
+        .get("x-api-saw")
+        .map(|v| v.to_str().unwrap().to_owned());
     let body = response.text().await.unwrap();
-    (
-        status,
-        if status == 401 && www {
-            format!("www-authenticate {body}")
-        } else {
-            body
-        },
-    )
+    (status, saw.unwrap_or(body))
 }
 
-/// What every proxy setup must hold. `other_family` is the forward-auth
-/// header family this setup does not trust.
-async fn forward_auth_holds(s: &Server, proxy: &Proxy, other_family: [Header<'_>; 2]) {
-    let (id, key) = s.create_key("acme", &["campaigns:read"]).await;
-    let client = reqwest::Client::new();
-    let at = |path: &str| format!("{}{path}", proxy.url);
-
-    // Allowed, with the key in either header; the API learns who it is.
-    for header in [("X-API-Key", key.clone()), ("Authorization", format!("Bearer {key}"))] {
-        let (status, body) = send(
-            &client,
-            Method::GET,
-            at("/api/public/v1/campaigns/42"),
-            &[(header.0, &header.1)],
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(
-            body.trim(),
-            format!("account=acme key={id} scopes=campaigns:read env=live")
-        );
-    }
-    // A client cannot claim to be someone else: the headers are nginx's.
-    let (status, body) = send(
-        &client,
-        Method::GET,
-        at("/api/public/v1/campaigns/42"),
-        &[("X-API-Key", &key), ("X-Keyward-Account", "evil")],
-    )
-    .await;
-    assert_eq!((status, body.contains("account=acme")), (200, true), "{body}");
-
-    // Denied with 403: a missing scope, an unknown route, a confusing path,
-    // and attempts to smuggle another request in with the other header
-    // family or a method override.
-    let denied: [(Method, &str, &[Header]); 5] = [
-        (Method::POST, "/api/public/v1/campaigns", &[]),
-        (Method::GET, "/api/public/v1/nothing", &[]),
-        (Method::GET, "/api/public/v1/campaigns/%2e%2e/secret", &[]),
-        (Method::POST, "/api/public/v1/campaigns", &other_family),
-        (
-            Method::POST,
-            "/api/public/v1/campaigns",
-            &[("X-HTTP-Method-Override", "GET")],
-        ),
-    ];
-    for (method, path, extra) in denied {
-        let mut headers = vec![("X-API-Key", key.as_str())];
-        headers.extend_from_slice(extra);
-        let (status, body) = send(&client, method.clone(), at(path), &headers).await;
-        // 403, or 400 where the proxy passes the untrusted family on and
-        // keyward refuses the disagreement: never through.
-        assert!(
-            matches!(status, 403 | 400),
-            "{method} {path} {extra:?}: {status} {body}"
-        );
-    }
-
-    // No key, a wrong one, a revoked one: 401 with WWW-Authenticate.
-    let (status, body) = send(&client, Method::GET, at("/api/public/v1/campaigns/42"), &[]).await;
-    assert_eq!(status, 401);
-    assert!(
-        body.starts_with("www-authenticate"),
-        "nginx passes keyward's challenge on"
-    );
-    let (status, _) = send(
-        &client,
-        Method::GET,
-        at("/api/public/v1/campaigns/42"),
-        &[("X-API-Key", "cs_live_nope")],
-    )
-    .await;
-    assert_eq!(status, 401);
-    let (status, _) = s
-        .manage(Method::POST, &format!("/v1/keys/{id}/revoke"), Some(json!({})))
-        .await;
-    assert_eq!(status, 200);
-    let (status, _) = send(
-        &client,
-        Method::GET,
-        at("/api/public/v1/campaigns/42"),
-        &[("X-API-Key", &key)],
-    )
-    .await;
-    assert_eq!(status, 401, "revoked at once");
-}
-
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Kind {
     Nginx,
     Caddy,
 }
 
-/// keyward (with the header family the proxy sends) behind the proxy, in
-/// front of the echoing API; then the checks.
-async fn through(kind: Kind) {
+/// keyward (with the header family the proxy sends and `catalog`) behind
+/// the proxy, in front of the echoing API; then every client request of
+/// the hostile table through the proxy. The wrong answers, described.
+async fn through(kind: Kind, catalog: Catalog, file: &str) -> Vec<String> {
     let t = TestStore::new(Backend::Sqlite).await;
-    let (family, other) = match kind {
-        Kind::Nginx => (
-            "nginx",
-            [
-                ("X-Forwarded-Method", "GET"),
-                ("X-Forwarded-Uri", "/api/public/v1/campaigns"),
-            ],
-        ),
-        Kind::Caddy => (
-            "forwarded",
-            [
-                ("X-Original-Method", "GET"),
-                ("X-Original-URI", "/api/public/v1/campaigns"),
-            ],
-        ),
+    let (family, via) = match kind {
+        Kind::Nginx => ("nginx", Via::NginxProxy),
+        Kind::Caddy => ("forwarded", Via::CaddyProxy),
     };
-    let options = Options {
-        extra_args: vec!["--forward-auth-headers".into(), family.into()],
-        ..Options::default()
-    };
-    let s = Server::start(&t, options).await;
+    let s = hostile::serve(&t, file, family).await;
+    let keys = Keys::create(&s, &t).await;
     let api = echoing_api().await;
     let proxy = match kind {
         Kind::Nginx => start_nginx(&s.url, &api).await,
         Kind::Caddy => start_caddy(&s.url, &api).await,
     };
-    forward_auth_holds(&s, &proxy, other).await;
+    let (sent, mut failures) = hostile::run(via, catalog, &proxy.url, &keys).await;
+    assert!(sent > 40, "only {sent} requests through {kind:?}");
+    if catalog == Catalog::Coldsend {
+        failures.extend(revoked_at_once(&s, &proxy).await);
+    }
     drop(proxy);
     drop(s);
     t.finish().await;
+    failures
+}
+
+/// A key the proxy has just let through is refused on the next request
+/// once revoked: nothing between the client and keyward remembers it.
+async fn revoked_at_once(s: &Server, proxy: &Proxy) -> Vec<String> {
+    let (id, key) = s.create_key("acme", &["campaigns:read"]).await;
+    let path = "/api/public/v1/campaigns/42";
+    let (before, saw) = get(proxy, path, &[("X-API-Key", &key)]).await;
+    let (status, _) = s
+        .manage(Method::POST, &format!("/v1/keys/{id}/revoke"), Some(json!({})))
+        .await;
+    assert_eq!(status, 200);
+    let (after, body) = get(proxy, path, &[("X-API-Key", &key)]).await;
+    if (before, after) == (200, 401) {
+        Vec::new()
+    } else {
+        vec![format!("revoked at once: {before} ({saw}) then {after} ({body})")]
+    }
+}
+
+async fn every_hostile_request_through(kind: Kind) {
+    let (_dir, loose) = hostile::loose_catalog();
+    let mut failures = through(kind, Catalog::Coldsend, "coldsend").await;
+    failures.extend(through(kind, Catalog::Loose, &loose).await);
+    assert!(
+        failures.is_empty(),
+        "{} wrong answers through {kind:?}:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_auth_request_with_the_example_config() {
-    through(Kind::Nginx).await;
+    every_hostile_request_through(Kind::Nginx).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caddy_forward_auth_with_the_example_config() {
-    through(Kind::Caddy).await;
+    every_hostile_request_through(Kind::Caddy).await;
+}
+
+/// Each proxy example gives up an idle keep-alive connection to keyward
+/// before keyward closes it (60 s, DESIGN.md section 9), so that it never
+/// sends a request on a connection keyward is closing.
+#[test]
+fn the_examples_keep_idle_connections_to_keyward_under_60_seconds() {
+    for (file, directive) in [
+        ("nginx/README.md", "keepalive_timeout"),
+        ("caddy/Caddyfile", "keepalive"),
+        ("envoy/envoy.yaml", "idle_timeout:"),
+    ] {
+        let text = std::fs::read_to_string(example(file)).unwrap();
+        let seconds: Vec<u64> = text
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix(directive))
+            .filter_map(|rest| rest.trim().trim_end_matches(';').strip_suffix('s')?.parse().ok())
+            .collect();
+        assert!(
+            !seconds.is_empty() && seconds.iter().all(|s| *s < 60),
+            "{file}: `{directive}` {seconds:?}"
+        );
+    }
 }
