@@ -380,12 +380,17 @@ async fn connection(
             };
             let router = router.clone();
             let limit = limits.body_timeout;
+            // A request without a body (forward auth) needs no timer.
             let request = request.map(|inner| {
-                Body::new(DeadlineBody {
-                    inner,
-                    deadline: Box::pin(tokio::time::sleep(limit)),
-                    limit,
-                })
+                if hyper::body::Body::is_end_stream(&inner) {
+                    Body::new(inner)
+                } else {
+                    Body::new(DeadlineBody {
+                        inner,
+                        deadline: Box::pin(tokio::time::sleep(limit)),
+                        limit,
+                    })
+                }
             });
             async move {
                 let response = tower::ServiceExt::oneshot(router, request).await;
