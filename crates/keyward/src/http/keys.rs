@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use super::auth::Manager;
 use super::json::ApiJson;
 use super::problem::Problem;
+use super::query::ApiQuery;
 use super::AppState;
 use crate::keys::{KeyRecord, NewKey, RotateOptions, StatusFilter, Update};
 use crate::time::{parse_duration, Millis};
@@ -139,7 +140,7 @@ pub async fn create(
 pub async fn list(
     State(state): State<Arc<AppState>>,
     manager: Manager,
-    Query(q): Query<ListKeys>,
+    ApiQuery(q): ApiQuery<ListKeys>,
 ) -> Result<Json<Value>, Problem> {
     let status: StatusFilter = q
         .status
@@ -259,7 +260,7 @@ pub async fn usage(
 pub async fn audit(
     State(state): State<Arc<AppState>>,
     manager: Manager,
-    Query(q): Query<ListAudit>,
+    ApiQuery(q): ApiQuery<ListAudit>,
 ) -> Result<Json<Value>, Problem> {
     let Ok(account) = manager.list_scope(q.account.as_deref()) else {
         return Ok(Json(json!({ "items": [], "next_cursor": null })));

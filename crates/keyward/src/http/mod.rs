@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod openapi;
 mod ops;
 pub mod problem;
+mod query;
 pub mod verify;
 
 use std::sync::Arc;

@@ -465,6 +465,26 @@ async fn management_errors_are_problem_json_never_500(t: &TestStore) {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
+    // Bad query strings too (found by the http_api fuzz target: `?=` was a
+    // text/plain 400).
+    for (query, needle) in [
+        ("/v1/keys?=", "unknown field"),
+        ("/v1/keys?limit=abc", "limit"),
+        ("/v1/keys?colour=red", "unknown field `colour`"),
+        ("/v1/audit?limit=-1", "limit"),
+    ] {
+        let r = s
+            .client
+            .get(url(query))
+            .bearer_auth(&s.management_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{query}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json", "{query}");
+        let body: Value = r.json().await.unwrap();
+        assert!(body["detail"].as_str().unwrap().contains(needle), "{query}: {body}");
+    }
     let r = s
         .client
         .post(url("/v1/keys"))
