@@ -110,7 +110,7 @@ const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-meth
 const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
 const X_KEYWARD_CODE: HeaderName = HeaderName::from_static("x-keyward-code");
 const X_KEYWARD_MISSING: HeaderName = HeaderName::from_static("x-keyward-missing");
-const METHOD_OVERRIDE_HEADERS: [HeaderName; 3] = [
+static METHOD_OVERRIDE_HEADERS: [HeaderName; 3] = [
     HeaderName::from_static("x-http-method-override"),
     HeaderName::from_static("x-http-method"),
     HeaderName::from_static("x-method-override"),
@@ -281,19 +281,40 @@ fn original_from_envoy<'r>(
     Ok((method.as_str(), original))
 }
 
-/// The overriding method and the header that carried it, if override
-/// headers are sent; 400 if they disagree.
-fn method_override(headers: &HeaderMap) -> Result<Option<(&'static str, &str)>, Problem> {
+/// The overriding method and what carried it, if the request has one: an
+/// override header, or a `_method` parameter in the original query string
+/// (Laravel and Symfony read it); 400 if several disagree.
+fn method_override<'h>(headers: &'h HeaderMap, uri: &'h str) -> Result<Option<(&'static str, &'h str)>, Problem> {
     let mut found: Option<(&'static str, &str)> = None;
-    for (name, label) in METHOD_OVERRIDE_HEADERS.iter().zip(METHOD_OVERRIDE_NAMES) {
-        match (found, single_header(headers, name)?) {
-            (Some((first, seen)), Some(v)) if seen != v => {
+    let query_values = uri
+        .split_once('?')
+        .map(|(_, query)| query.split_once('#').map_or(query, |(q, _)| q))
+        .into_iter()
+        .flat_map(|query| query.split('&'))
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let is_method = name.eq_ignore_ascii_case("_method") || name.eq_ignore_ascii_case("%5Fmethod");
+            is_method.then_some(("_method", value))
+        });
+    let names: &[HeaderName; 3] = &METHOD_OVERRIDE_HEADERS;
+    let header_values =
+        names
+            .iter()
+            .zip(METHOD_OVERRIDE_NAMES)
+            .filter_map(|(name, label)| match single_header(headers, name) {
+                Ok(value) => value.map(|v| Ok((label, v))),
+                Err(problem) => Some(Err(problem)),
+            });
+    for item in header_values.chain(query_values.map(Ok)) {
+        let (label, value) = item?;
+        match found {
+            Some((first, seen)) if seen != value => {
                 return Err(Problem::bad_request(format!(
-                    "method override headers disagree (`{first}`: {seen}, `{label}`: {v})"
+                    "method overrides disagree (`{first}`: {seen}, `{label}`: {value})"
                 )))
             }
-            (None, Some(v)) => found = Some((label, v)),
-            _ => {}
+            Some(_) => {}
+            None => found = Some((label, value)),
         }
     }
     Ok(found)
@@ -376,9 +397,9 @@ async fn check(state: &AppState, method: &str, uri: &str, headers: &HeaderMap) -
         Ok(presented) => presented,
         Err(problem) => return problem.into_response(),
     };
-    let original_method = match method_override(headers) {
-        Ok(None) => method,
-        Ok(Some((_, overriding))) if catalog.api().method_override => overriding,
+    let overriding = match method_override(headers, uri) {
+        Ok(None) => None,
+        Ok(Some((_, overriding))) if catalog.api().method_override => Some(overriding),
         Ok(Some((name, _))) => {
             return forbidden(
                 Code::UnknownRoute,
@@ -407,19 +428,21 @@ async fn check(state: &AppState, method: &str, uri: &str, headers: &HeaderMap) -
         record_usage(state, &key, code, None, now);
         return unauthorized(code, None);
     }
-    let (code, decision) = state.verifier.decide(
-        &key,
-        Ask::Route {
-            method: original_method,
-            path: uri,
-        },
-    );
-    record_usage(state, &key, code, decision.as_ref(), now);
-    if code != Code::Valid {
-        let (required, missing) = names(decision.as_ref());
-        let text = detail(code, decision.as_ref()).unwrap_or_default();
-        return forbidden(code, text, &required, &key.record.scopes, &missing);
+    // With an override, the API may run the request as sent or as
+    // overridden (frameworks differ on which methods and which headers
+    // they honour), so the key must be allowed both.
+    let mut allowed = None;
+    for method in std::iter::once(method).chain(overriding) {
+        let (code, decision) = state.verifier.decide(&key, Ask::Route { method, path: uri });
+        if code != Code::Valid {
+            record_usage(state, &key, code, decision.as_ref(), now);
+            let (required, missing) = names(decision.as_ref());
+            let text = detail(code, decision.as_ref()).unwrap_or_default();
+            return forbidden(code, text, &required, &key.record.scopes, &missing);
+        }
+        allowed = decision;
     }
+    record_usage(state, &key, Code::Valid, allowed.as_ref(), now);
     // All four identity headers, or no 200: a proxy must never pass a
     // client's own copy of one on.
     let Some(identity) = &key.rendered.headers else {

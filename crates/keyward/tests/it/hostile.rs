@@ -395,8 +395,15 @@ pub static ROWS: &[Row] = &[
     request("one override header twice, disagreeing", POST, CAMPAIGN,
         &[KEY, ("X-HTTP-Method-Override", GET), ("X-HTTP-Method-Override", DELETE)], BadRequest("is repeated"))
         .on(On::Both).but(&[(Via::Envoy, UNKNOWN_ROUTE)]),
-    request("an override to GET, opted in", POST, CAMPAIGNS, &[KEY, ("X-HTTP-Method-Override", GET)], Allowed)
-        .on(On::Loose),
+    // The API may run it as sent or as overridden: both are checked, so a
+    // read-only key never passes a POST by claiming a GET.
+    request("an override to GET, opted in, needs the POST's scopes too", POST, CAMPAIGNS,
+        &[KEY, ("X-HTTP-Method-Override", GET)], Forbidden(INSUFFICIENT, &["campaigns:create"])).on(On::Loose),
+    request("`_method=GET` in the query is an override too", POST, "/api/public/v1/campaigns?_method=GET",
+        &[KEY], Forbidden(INSUFFICIENT, &["campaigns:create"])).on(On::Loose),
+    // /v1/verify is asked by the API itself, with the method it will run.
+    request("`_method` in the query, not opted in", POST, "/api/public/v1/campaigns?_method=GET",
+        &[KEY], UNKNOWN_ROUTE).but(&[(Via::Verify, Forbidden(INSUFFICIENT, &["campaigns:create"]))]),
     request("an override to DELETE is checked as DELETE", POST, CAMPAIGN, &[KEY, ("X-HTTP-Method-Override", DELETE)],
         Forbidden(INSUFFICIENT, &["campaigns:delete"])).on(On::Loose),
     request("two override headers agreeing", POST, CAMPAIGN,

@@ -332,11 +332,82 @@ async fn authz_with_the_forwarded_family_and_method_override_opt_in(t: &TestStor
         ],
     )
     .await;
-    assert_eq!(overridden.status(), 403, "the overriding method is the one checked");
+    assert_eq!(overridden.status(), 403, "the overriding method is checked");
     assert_eq!(
         overridden.json::<Value>().await.unwrap()["missing"],
         json!(["campaigns:delete"])
     );
+    // The API may run the request as sent or as overridden (frameworks
+    // differ on which methods and headers they honour): a read-only key
+    // never passes a write by claiming to be a read (review finding), and
+    // `_method` in the query string is an override too.
+    let (_, creator) = s.create_key("acme", &["campaigns:create"]).await;
+    for (key, method, uri, header, missing) in [
+        (
+            &key,
+            "POST",
+            "/api/public/v1/campaigns",
+            ("X-HTTP-Method", "GET"),
+            "campaigns:create",
+        ),
+        (
+            &key,
+            "POST",
+            "/api/public/v1/campaigns",
+            ("X-Method-Override", "GET"),
+            "campaigns:create",
+        ),
+        (
+            &key,
+            "POST",
+            "/api/public/v1/campaigns?_method=GET",
+            ("X-Unrelated", "x"),
+            "campaigns:create",
+        ),
+        (
+            &creator,
+            "GET",
+            "/api/public/v1/campaigns",
+            ("X-HTTP-Method-Override", "POST"),
+            "campaigns:read",
+        ),
+    ] {
+        let answer = authz(
+            &s,
+            &[
+                ("X-API-Key", key),
+                ("X-Forwarded-Method", method),
+                ("X-Forwarded-Uri", uri),
+                header,
+            ],
+        )
+        .await;
+        assert_eq!(answer.status(), 403, "{method} {uri} {header:?}");
+        assert_eq!(answer.json::<Value>().await.unwrap()["missing"], json!([missing]));
+    }
+    let (_, both) = s.create_key("acme", &["campaigns:read", "campaigns:create"]).await;
+    let allowed = authz(
+        &s,
+        &[
+            ("X-API-Key", &both),
+            ("X-Forwarded-Method", "POST"),
+            ("X-Forwarded-Uri", "/api/public/v1/campaigns"),
+            ("X-HTTP-Method-Override", "GET"),
+        ],
+    )
+    .await;
+    assert_eq!(allowed.status(), 200, "allowed as sent and as overridden");
+    let disagree = authz(
+        &s,
+        &[
+            ("X-API-Key", &both),
+            ("X-Forwarded-Method", "POST"),
+            ("X-Forwarded-Uri", "/api/public/v1/campaigns?_method=DELETE"),
+            ("X-HTTP-Method-Override", "GET"),
+        ],
+    )
+    .await;
+    assert_eq!(disagree.status(), 400);
 }
 
 async fn management_api_lifecycle_and_errors(t: &TestStore) {
