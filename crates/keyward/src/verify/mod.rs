@@ -19,7 +19,9 @@
 //! second map that could have lost the entry. A fill that raced with a
 //! change (the store read before the change committed, the insert after it
 //! was forgotten) is not kept: every change bumps a generation, and a fill
-//! that sees the generation move after its read drops what it inserted. If
+//! inserts only if the generation has not moved since before its read,
+//! checked and inserted under the same lock the bump takes (so no request
+//! can see a stale insert between the two). If
 //! storage fails, a key not in cache is never valid: the answer is
 //! `Unavailable` (503).
 //!
@@ -216,8 +218,10 @@ pub struct Verifier {
     keys: Cache<KeyHash, Arc<CachedKey>>,
     unknown: Cache<KeyHash, ()>,
     /// Bumped by every change before it is forgotten; a fill compares it
-    /// before its read and after its insert.
+    /// before its read and when it inserts.
     generation: AtomicU64,
+    /// Held to bump the generation, and by a fill to compare and insert.
+    fill_lock: Mutex<()>,
     lookups: Semaphore,
     lookup_timeout: Duration,
     fill_pause: Mutex<Option<Arc<FillPause>>>,
@@ -256,6 +260,7 @@ impl Verifier {
                 .time_to_live(settings.negative_ttl.min(ttl))
                 .build(),
             generation: AtomicU64::new(0),
+            fill_lock: Mutex::new(()),
             lookups: Semaphore::new(settings.max_concurrent_lookups.max(1)),
             lookup_timeout: settings.lookup_timeout,
             fill_pause: Mutex::new(None),
@@ -270,16 +275,36 @@ impl Verifier {
     /// Drops a key from the cache after it changed. A fill of the same key
     /// in flight will not keep what it read.
     pub fn forget(&self, hash: &KeyHash) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.bump();
         self.keys.invalidate(hash);
         self.unknown.invalidate(hash);
     }
 
     /// Drops everything: when the change feed may have lost changes.
     pub fn forget_all(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.bump();
         self.keys.invalidate_all();
         self.unknown.invalidate_all();
+    }
+
+    /// A change happened: fills that read before it will not insert. (A
+    /// poisoned lock only means a fill panicked; the bump must happen.)
+    fn bump(&self) {
+        let _fills = self.fill_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Inserts what a fill read, unless a change came since `generation`
+    /// was read (before the store read).
+    fn insert_unless_changed(&self, hash: KeyHash, found: Option<&Arc<CachedKey>>, generation: u64) {
+        let _fills = self.fill_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.generation.load(Ordering::SeqCst) != generation {
+            return;
+        }
+        match found {
+            Some(cached) => self.keys.insert(hash, cached.clone()),
+            None => self.unknown.insert(hash, ()),
+        }
     }
 
     /// How many changes this verifier was told of (for tests that wait for
@@ -327,25 +352,14 @@ impl Verifier {
             .map_err(|_| StoreError::Busy)??;
         drop(permit);
         self.maybe_pause().await;
-        let found = match record {
-            Some(record) => {
-                let grants = self.catalog.compile_grants(&record.scopes);
-                let cached = Arc::new(CachedKey::new(record, grants));
-                self.keys.insert(hash, cached.clone());
-                Some(cached)
-            }
-            None => {
-                self.unknown.insert(hash, ());
-                None
-            }
-        };
-        // A change told after our read may have been forgotten before our
-        // insert: then what we read may be stale, and must not stay. (This
-        // answer still stands: the request overlapped the change.)
-        if self.generation.load(Ordering::SeqCst) != generation {
-            self.keys.invalidate(&hash);
-            self.unknown.invalidate(&hash);
-        }
+        let found = record.map(|record| {
+            let grants = self.catalog.compile_grants(&record.scopes);
+            Arc::new(CachedKey::new(record, grants))
+        });
+        // A change told after our read may be forgotten already: then what
+        // we read may be stale, and is not kept. (This answer still stands:
+        // the request overlapped the change.)
+        self.insert_unless_changed(hash, found.as_ref(), generation);
         Ok(found)
     }
 
