@@ -212,3 +212,32 @@ async fn at_the_cap_the_oldest_idle_connections_make_room() {
     drop(s);
     t.finish().await;
 }
+
+/// The first head is due within the head timeout of opening, however late
+/// its first byte comes (review finding: it was timed from the first byte,
+/// so a client could hold a connection for twice the timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_head_is_timed_from_the_connection_not_its_first_byte() {
+    let t = TestStore::new(Backend::Sqlite).await;
+    let s = serve(&t, &["--header-timeout-seconds", "2"]).await;
+    let opened = Instant::now();
+    let mut stream = TcpStream::connect(address(&s)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut buf = [0u8; 64];
+    for byte in HEALTHZ.iter().take(20) {
+        if stream.write_all(&[*byte]).await.is_err() {
+            break;
+        }
+        match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            _ => {}
+        }
+    }
+    let closed_after = opened.elapsed();
+    assert!(
+        closed_after < Duration::from_millis(3000),
+        "closed only after {closed_after:?} (head timeout 2 s from opening)"
+    );
+    drop(s);
+    t.finish().await;
+}
