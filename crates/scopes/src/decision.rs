@@ -6,7 +6,7 @@
 //! names (`required`, `missing`) are produced only when asked for.
 
 use crate::bitset::{ScopeId, ScopeSet};
-use crate::catalog::{Catalog, Route, UnknownRoutes};
+use crate::catalog::{Catalog, PathCase, Route, UnknownRoutes};
 use crate::grant::{Grants, Requirement};
 use crate::path::{self, PathRejection};
 use crate::route::Method;
@@ -130,7 +130,11 @@ impl Catalog {
         let effective = self.effective(grants);
         let found = Method::parse(method).ok_or(NoRoute::UnknownMethod).and_then(|method| {
             let normalized = path::normalize(path).map_err(NoRoute::Rejected)?;
-            let matched = self.api().path_matching.fold(normalized);
+            let matching = self.api().path_matching;
+            if matching.case == PathCase::Insensitive && path::has_case_confusable(&normalized) {
+                return Err(NoRoute::Rejected(PathRejection::CaseConfusable));
+            }
+            let matched = matching.fold(normalized);
             self.router.find(method, &matched).ok_or(NoRoute::NoMatch)
         });
         match found.map(|id| self.route(id)) {

@@ -38,6 +38,10 @@ pub enum PathRejection {
     /// A raw character that is not valid in a URI (space, `<`, `>`, `"`,
     /// `{`, `}`, `|`, `^`, backquote).
     InvalidCharacter,
+    /// A letter that some routers fold to ASCII when they ignore case
+    /// (`İ` to `i`, `ı` to `I`, `ſ` to `S`, the Kelvin sign to `k`),
+    /// refused where `path_case = "insensitive"`.
+    CaseConfusable,
 }
 
 impl PathRejection {
@@ -58,6 +62,9 @@ impl PathRejection {
             Self::InvalidCharacter => {
                 "the path has a character that is not valid in a URI (space, `<>\"{}|^` or backquote)"
             }
+            Self::CaseConfusable => {
+                "the path has a letter some routers fold to ASCII when ignoring case (`İ`, `ı`, `ſ`, `K`)"
+            }
         }
     }
 }
@@ -76,13 +83,34 @@ pub fn normalize(raw: &str) -> Result<Cow<'_, str>, PathRejection> {
     let scan = check(raw.as_bytes(), Form::Raw)?;
     // `?` is ASCII, so `scan.len` is a character boundary.
     let path = raw.get(..scan.len).unwrap_or(raw);
-    if scan.encoded {
+    let path = if scan.encoded {
         let decoded = percent_decode(path)?;
         check(decoded.as_bytes(), Form::Decoded)?;
-        Ok(Cow::Owned(decoded))
+        Cow::Owned(decoded)
     } else {
-        Ok(Cow::Borrowed(path))
+        Cow::Borrowed(path)
+    };
+    // Non-ASCII control characters (C1, line and paragraph separators...):
+    // checked only when there is non-ASCII at all.
+    if !path.is_ascii()
+        && path
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
+        return Err(PathRejection::ControlCharacter);
     }
+    Ok(path)
+}
+
+/// Whether a (normalized) path has a letter that Unicode case mapping
+/// turns into an ASCII one: a case-insensitive router (Java's
+/// `equalsIgnoreCase`, for one) may match it to an ASCII route that an
+/// ASCII-only fold would not.
+pub fn has_case_confusable(path: &str) -> bool {
+    !path.is_ascii()
+        && path
+            .chars()
+            .any(|c| matches!(c, '\u{130}' | '\u{131}' | '\u{17F}' | '\u{212A}'))
 }
 
 const ORDINARY: u8 = 0;
@@ -284,6 +312,9 @@ mod tests {
             ("/a|b", InvalidCharacter),
             ("/a^b", InvalidCharacter),
             ("/a`b", InvalidCharacter),
+            ("/a%C2%85b", ControlCharacter),
+            ("/a\u{85}b", ControlCharacter),
+            ("/a%E2%80%A8b", ControlCharacter),
         ];
         for (path, reason) in cases {
             assert_eq!(normalize(path), Err(reason), "{path:?}");

@@ -247,6 +247,15 @@ fn original_from_headers(family: HeaderFamily, headers: &HeaderMap) -> Result<(&
         }
     }
     match (our_method, our_uri) {
+        (Some(_), Some(uri)) if uri.len() > super::limits::MAX_URI_BYTES => Err(Problem::new(
+            StatusCode::URI_TOO_LONG,
+            format!(
+                "`{}` is {} bytes long; the limit is {}",
+                ours[1],
+                uri.len(),
+                super::limits::MAX_URI_BYTES
+            ),
+        )),
         (Some(method), Some(uri)) => Ok((method, uri)),
         (method, _) => {
             let missing = if method.is_none() { &ours[0] } else { &ours[1] };

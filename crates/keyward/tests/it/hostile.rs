@@ -487,6 +487,10 @@ pub static ROWS: &[Row] = &[
         Status(414, "")),
     only("a URI over 8 KiB", Via::Manage, GET, "/v1/keys?cursor={long}", &[("Authorization", "Bearer {kwm}")],
         Status(414, "")),
+    only("an X-Original-URI over 8 KiB", Via::Nginx, GET, "/api/public/v1/campaigns/{long}", &[KEY],
+        Status(414, "")),
+    only("an X-Forwarded-Uri over 8 KiB", Via::Forwarded, GET, "/api/public/v1/campaigns/{long}", &[KEY],
+        Status(414, "")),
     request("the query string is not checked", GET, "/api/public/v1/campaigns/42?next=/../..%2f%2e%2e;%00#x", &[KEY],
         Allowed).on(On::Both),
 

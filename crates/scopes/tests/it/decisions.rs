@@ -492,6 +492,27 @@ fn path_case_and_trailing_slash_route_the_way_the_api_does() {
     assert!(loose.decide_route(&g, "GET", "/").allowed(), "the root keeps its slash");
     let d = loose.decide_route(&g, "GET", "/api/v1/sender-accounts//");
     assert_eq!(d.no_route(), Some(NoRoute::Rejected(PathRejection::EmptySegment)));
+    // Letters some routers fold to ASCII when ignoring case (review
+    // finding: `/api/v1/TEAMS` spelled with a dotless ı reached `{param}`).
+    for path in [
+        "/api/v1/sender-accounts/\u{130}",
+        "/api/v1/%E2%84%AAeys",
+        "/api/v1/send\u{131}ng",
+        "/api/v1/\u{17F}ender-accounts",
+    ] {
+        let d = loose.decide_route(&g, "GET", path);
+        assert_eq!(
+            d.no_route(),
+            Some(NoRoute::Rejected(PathRejection::CaseConfusable)),
+            "{path}"
+        );
+    }
+    assert!(
+        strict
+            .decide_route(&strict.compile_grants(&["kb:read"]), "GET", "/api/v1/\u{17F}")
+            .allowed(),
+        "case-sensitive routers do not fold: just another unknown path"
+    );
 }
 
 #[test]
