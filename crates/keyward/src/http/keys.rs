@@ -16,7 +16,7 @@ use super::json::ApiJson;
 use super::problem::Problem;
 use super::query::ApiQuery;
 use super::AppState;
-use crate::keys::{KeyRecord, NewKey, RotateOptions, StatusFilter, Update};
+use crate::keys::{KeyError, KeyRecord, NewKey, RotateOptions, StatusFilter, Update};
 use crate::time::{parse_duration, Millis};
 use crate::usage::Usage;
 
@@ -107,6 +107,24 @@ async fn key_and_usage(state: &AppState, manager: &Manager, id: &str) -> Result<
     Ok((record, usage))
 }
 
+/// Runs a change to its end even if the client goes away meanwhile: a
+/// change cancelled between its commit and telling the verification cache
+/// would leave this node serving the old key until the change feed arrives.
+async fn to_completion<T: Send + 'static>(
+    change: impl std::future::Future<Output = Result<T, KeyError>> + Send + 'static,
+) -> Result<T, Problem> {
+    match tokio::spawn(change).await {
+        Ok(result) => result.map_err(Problem::from),
+        Err(e) => {
+            tracing::error!(error = %e, "a key change did not finish");
+            Err(Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the change did not finish",
+            ))
+        }
+    }
+}
+
 /// The body, or its default when the request has none.
 fn body_or_default<T: Default>(body: Option<ApiJson<T>>) -> T {
     body.map(|ApiJson(b)| b).unwrap_or_default()
@@ -128,7 +146,8 @@ pub async fn create(
         environment: body.environment,
         metadata: body.metadata,
     };
-    let (record, secret) = state.keys.create(new, &manager.actor()).await?;
+    let (keys, actor) = (state.keys.clone(), manager.actor());
+    let (record, secret) = to_completion(async move { keys.create(new, &actor).await }).await?;
     let mut view = state.keys.view(&record);
     view["key"] = json!(secret.reveal());
     Ok((StatusCode::CREATED, Json(view)).into_response())
@@ -186,10 +205,8 @@ pub async fn patch(
             Some(Some(text)) => Some(Some(expiry(&text)?)),
         },
     };
-    let record = state
-        .keys
-        .update(&id, update, &manager.actor(), manager.account_limit())
-        .await?;
+    let (keys, actor, limit) = (state.keys.clone(), manager.actor(), manager.key.account.clone());
+    let record = to_completion(async move { keys.update(&id, update, &actor, limit.as_deref()).await }).await?;
     Ok(Json(state.keys.view(&record)))
 }
 
@@ -202,10 +219,9 @@ pub async fn revoke(
     body: Option<ApiJson<RevokeKey>>,
 ) -> Result<Json<Value>, Problem> {
     let body = body_or_default(body);
-    let record = state
-        .keys
-        .revoke(&id, body.reason.as_deref(), &manager.actor(), manager.account_limit())
-        .await?;
+    let (keys, actor, limit) = (state.keys.clone(), manager.actor(), manager.key.account.clone());
+    let record =
+        to_completion(async move { keys.revoke(&id, body.reason.as_deref(), &actor, limit.as_deref()).await }).await?;
     Ok(Json(state.keys.view(&record)))
 }
 
@@ -233,10 +249,9 @@ pub async fn rotate(
         grace_period,
         expires_at,
     };
-    let (old, new, secret) = state
-        .keys
-        .rotate(&id, options, &manager.actor(), manager.account_limit())
-        .await?;
+    let (keys, actor, limit) = (state.keys.clone(), manager.actor(), manager.key.account.clone());
+    let (old, new, secret) =
+        to_completion(async move { keys.rotate(&id, options, &actor, limit.as_deref()).await }).await?;
     let mut view = state.keys.view(&new);
     view["key"] = json!(secret.reveal());
     view["rotated_from"] = json!(old.id);
