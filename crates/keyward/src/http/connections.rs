@@ -258,6 +258,33 @@ impl hyper::body::Body for DeadlineBody {
     }
 }
 
+/// A response body holding its request's [`InFlight`] until it is written
+/// (or dropped).
+struct Guarded {
+    inner: Body,
+    _guard: InFlight,
+}
+
+impl hyper::body::Body for Guarded {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// Ends a request in its watch when dropped (also if the handler is
 /// cancelled).
 struct InFlight {
@@ -396,9 +423,12 @@ async fn connection(
                 }
             });
             async move {
-                let response = tower::ServiceExt::oneshot(router, request).await;
-                drop(guard);
-                Ok::<_, Infallible>(response.unwrap_or_else(|never: Infallible| match never {}))
+                let response = tower::ServiceExt::oneshot(router, request)
+                    .await
+                    .unwrap_or_else(|never: Infallible| match never {});
+                // In progress until the response is written: the cap must
+                // not cut a response on its way out.
+                Ok::<_, Infallible>(response.map(|inner| Body::new(Guarded { inner, _guard: guard })))
             }
         })
     };
