@@ -14,6 +14,10 @@ use super::{Backend, Store, StoreError};
 use crate::keys::KeyHash;
 
 pub const CHANNEL: &str = "keyward_changes";
+/// Every node notifies this channel twice a second: a listener that hears
+/// nothing on either channel for a while knows its connection is dead, even
+/// when TCP does not say so.
+pub const HEARTBEAT_CHANNEL: &str = "keyward_heartbeat";
 
 impl Store {
     /// The newest audit `seq` (where a poller starts).
@@ -47,13 +51,25 @@ impl Store {
         Ok((hashes, last))
     }
 
-    /// A PostgreSQL listener on the change channel (`None` on SQLite).
+    /// Sends a heartbeat on [`HEARTBEAT_CHANNEL`] (PostgreSQL only).
+    pub async fn heartbeat(&self) -> Result<(), StoreError> {
+        if let Backend::Postgres(pool) = &self.backend {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(HEARTBEAT_CHANNEL)
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A PostgreSQL listener on the change and heartbeat channels (`None`
+    /// on SQLite).
     pub async fn listen(&self) -> Result<Option<PgListener>, StoreError> {
         match &self.backend {
             Backend::Sqlite(_) => Ok(None),
             Backend::Postgres(pool) => {
                 let mut listener = PgListener::connect_with(pool).await?;
-                listener.listen(CHANNEL).await?;
+                listener.listen_all([CHANNEL, HEARTBEAT_CHANNEL]).await?;
                 Ok(Some(listener))
             }
         }

@@ -109,10 +109,34 @@ async fn sigterm_under_load_loses_no_usage_counts() {
     }
 }
 
-/// A TCP proxy to PostgreSQL that can be cut and restored.
+/// A TCP proxy to PostgreSQL that can be cut and restored, or stalled
+/// (connections stay open but nothing passes: a silent network failure).
 struct Proxy {
     port: u16,
     up: Arc<AtomicBool>,
+    stalled: Arc<AtomicBool>,
+}
+
+/// Copies bytes one way, holding them while `stalled`.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    stalled: Arc<AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        while stalled.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
 }
 
 impl Proxy {
@@ -120,7 +144,9 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let up = Arc::new(AtomicBool::new(true));
+        let stalled = Arc::new(AtomicBool::new(false));
         let flag = up.clone();
+        let stall = stalled.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((mut inbound, _)) = listener.accept().await else {
@@ -132,26 +158,27 @@ impl Proxy {
                 }
                 let target = target.clone();
                 let flag = flag.clone();
+                let stall = stall.clone();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                    let Ok(outbound) = TcpStream::connect(&target).await else {
                         return;
                     };
-                    let (mut ri, mut wi) = inbound.split();
-                    let (mut ro, mut wo) = outbound.split();
+                    let (ri, wi) = inbound.into_split();
+                    let (ro, wo) = outbound.into_split();
                     let cut = async {
                         while flag.load(Ordering::SeqCst) {
                             tokio::time::sleep(Duration::from_millis(20)).await;
                         }
                     };
                     tokio::select! {
-                        _ = tokio::io::copy(&mut ri, &mut wo) => {},
-                        _ = tokio::io::copy(&mut ro, &mut wi) => {},
+                        _ = pump(ri, wo, stall.clone()) => {},
+                        _ = pump(ro, wi, stall) => {},
                         _ = cut => {},
                     }
                 });
             }
         });
-        Proxy { port, up }
+        Proxy { port, up, stalled }
     }
 }
 
@@ -300,6 +327,47 @@ async fn losing_the_change_feed_clears_the_cache() {
             "the cache was not cleared after the feed was lost"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(s);
+    t.finish().await;
+}
+
+/// A listening connection that dies silently (no error, no close: a NAT
+/// or a partition) is noticed by its missing heartbeats, and the cache is
+/// cleared: a change it never delivered is not served for the TTL (review
+/// finding). Without heartbeats this key stays VALID for 60 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_silently_dead_change_feed_clears_the_cache() {
+    let (t, proxy, proxied) = proxied_postgres().await;
+    let options = Options {
+        store_args: Some(vec!["--database-url".into(), proxied]),
+        extra_args: vec!["--cache-ttl-seconds".into(), "60".into()],
+        ..Options::default()
+    };
+    let s = Server::start(&t, options).await;
+    let (id, key) = s.create_key("acme", &["*"]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(s.code_of(&key).await, "VALID");
+    t.raw_execute(&format!(
+        "UPDATE keys SET revoked_at = 1, revoked_by = 'sql' WHERE id = '{id}'"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(s.code_of(&key).await, "VALID", "still cached: nothing told this node");
+    proxy.stalled.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    proxy.stalled.store(false, Ordering::SeqCst);
+    let started = Instant::now();
+    loop {
+        let (status, body) = s.verify(json!({"key": key})).await;
+        if status == 200 && body["code"] == "REVOKED" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the silent feed was not noticed: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     drop(s);
     t.finish().await;
