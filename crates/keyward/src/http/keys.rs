@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 
 use super::auth::Manager;
 use super::json::ApiJson;
+use super::params::{ApiPath, ApiQuery};
 use super::problem::Problem;
-use super::query::ApiQuery;
 use super::AppState;
 use crate::keys::{KeyError, KeyRecord, NewKey, RotateOptions, StatusFilter, Update};
 use crate::time::{parse_duration, Millis};
@@ -180,7 +180,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<Arc<AppState>>,
     manager: Manager,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, Problem> {
     let (record, usage) = key_and_usage(&state, &manager, &id).await?;
     let mut view = state.keys.view(&record);
@@ -193,7 +193,7 @@ pub async fn get(
 pub async fn patch(
     State(state): State<Arc<AppState>>,
     manager: Manager,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<PatchKey>,
 ) -> Result<Json<Value>, Problem> {
     let update = Update {
@@ -215,7 +215,7 @@ pub async fn patch(
 pub async fn revoke(
     State(state): State<Arc<AppState>>,
     manager: Manager,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Option<ApiJson<RevokeKey>>,
 ) -> Result<Json<Value>, Problem> {
     let body = body_or_default(body);
@@ -230,7 +230,7 @@ pub async fn revoke(
 pub async fn rotate(
     State(state): State<Arc<AppState>>,
     manager: Manager,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Option<ApiJson<RotateKey>>,
 ) -> Result<Response, Problem> {
     let body = body_or_default(body);
@@ -264,7 +264,7 @@ pub async fn rotate(
 pub async fn usage(
     State(state): State<Arc<AppState>>,
     manager: Manager,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, Problem> {
     let (_, usage) = key_and_usage(&state, &manager, &id).await?;
     Ok(Json(serde_json::to_value(usage).unwrap_or_default()))

@@ -11,8 +11,8 @@ mod limits;
 pub mod metrics;
 pub mod openapi;
 mod ops;
+mod params;
 pub mod problem;
-mod query;
 pub mod verify;
 
 use std::sync::Arc;

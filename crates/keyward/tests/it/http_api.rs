@@ -536,6 +536,19 @@ async fn management_errors_are_problem_json_never_500(t: &TestStore) {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
+    // A key id that is not UTF-8 (found by the http_api fuzz target: a
+    // text/plain 400 from the path extractor).
+    for path in ["/v1/keys/%FF", "/v1/keys/%FF%FE/usage"] {
+        let r = s
+            .client
+            .get(url(path))
+            .bearer_auth(&s.management_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json", "{path}");
+    }
     // Bad query strings too (found by the http_api fuzz target: `?=` was a
     // text/plain 400).
     for (query, needle) in [

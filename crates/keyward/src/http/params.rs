@@ -1,7 +1,8 @@
-//! A query-string extractor whose rejection is problem+json (DESIGN.md
-//! section 8: every error of the API is), naming what is wrong.
+//! Query-string and path-parameter extractors whose rejections are
+//! problem+json (DESIGN.md section 8: every error of the API is), naming
+//! what is wrong.
 
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -26,6 +27,23 @@ where
                     .unwrap_or(&text);
                 Err(Problem::bad_request(format!("invalid query string: {why}")))
             }
+        }
+    }
+}
+
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => Err(Problem::bad_request(format!("invalid path: {}", rejection.body_text()))),
         }
     }
 }
