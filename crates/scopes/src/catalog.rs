@@ -525,36 +525,23 @@ impl Builder<'_, '_> {
             is_name,
             "a lower-case name",
         );
-        let unknown_routes = match raw.unknown_routes.as_ref().map(|s| (s.get_ref().as_str(), s.span())) {
-            None | Some(("deny", _)) => UnknownRoutes::Deny,
-            Some(("allow", _)) => UnknownRoutes::Allow,
-            Some((other, span)) => {
-                self.error(span, format!("unknown_routes `{other}` must be \"deny\" or \"allow\""));
-                UnknownRoutes::Deny
-            }
-        };
-        let case = match raw.path_case.as_ref().map(|s| (s.get_ref().as_str(), s.span())) {
-            None | Some(("sensitive", _)) => PathCase::Sensitive,
-            Some(("insensitive", _)) => PathCase::Insensitive,
-            Some((other, span)) => {
-                self.error(
-                    span,
-                    format!("path_case `{other}` must be \"sensitive\" or \"insensitive\""),
-                );
-                PathCase::Sensitive
-            }
-        };
-        let trailing_slash = match raw.trailing_slash.as_ref().map(|s| (s.get_ref().as_str(), s.span())) {
-            None | Some(("strict", _)) => TrailingSlash::Strict,
-            Some(("ignore", _)) => TrailingSlash::Ignore,
-            Some((other, span)) => {
-                self.error(
-                    span,
-                    format!("trailing_slash `{other}` must be \"strict\" or \"ignore\""),
-                );
-                TrailingSlash::Strict
-            }
-        };
+        use PathCase::{Insensitive, Sensitive};
+        use TrailingSlash::{Ignore, Strict};
+        let unknown_routes = self.choice(
+            raw.unknown_routes.as_ref(),
+            "unknown_routes",
+            [("deny", UnknownRoutes::Deny), ("allow", UnknownRoutes::Allow)],
+        );
+        let case = self.choice(
+            raw.path_case.as_ref(),
+            "path_case",
+            [("sensitive", Sensitive), ("insensitive", Insensitive)],
+        );
+        let trailing_slash = self.choice(
+            raw.trailing_slash.as_ref(),
+            "trailing_slash",
+            [("strict", Strict), ("ignore", Ignore)],
+        );
         let path_matching = PathMatching { case, trailing_slash };
         let mut strict = Vec::new();
         if case == PathCase::Sensitive {
@@ -584,6 +571,23 @@ impl Builder<'_, '_> {
             unknown_routes,
             path_matching,
             method_override: raw.method_override,
+        }
+    }
+
+    /// One of two spellings of a setting; the first when absent (or wrong,
+    /// which is an error naming both).
+    fn choice<T: Copy>(&mut self, value: Option<&Spanned<String>>, field: &str, options: [(&str, T); 2]) -> T {
+        let [(first, default), (second, _)] = options;
+        let Some(value) = value else { return default };
+        match options.iter().find(|(name, _)| *name == value.get_ref().as_str()) {
+            Some((_, chosen)) => *chosen,
+            None => {
+                self.error(
+                    value.span(),
+                    format!("{field} `{}` must be \"{first}\" or \"{second}\"", value.get_ref()),
+                );
+                default
+            }
         }
     }
 

@@ -295,8 +295,10 @@ async fn a_flood_of_unknown_keys_does_not_starve_known_ones() {
     t.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn losing_the_change_feed_clears_the_cache() {
+/// A node behind a proxied PostgreSQL, with a key it has cached and that
+/// was then revoked by SQL, which sends no notification (as if it were
+/// lost): the key is still VALID on the node.
+async fn a_key_revoked_behind_the_nodes_back() -> (TestStore, Proxy, Server, String) {
     let (t, proxy, proxied) = proxied_postgres().await;
     let options = Options {
         store_args: Some(vec!["--database-url".into(), proxied]),
@@ -309,7 +311,6 @@ async fn losing_the_change_feed_clears_the_cache() {
     // arrive before the key is cached, or it would empty the cache later.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(s.code_of(&key).await, "VALID");
-    // A change that sends no notification (as if it were lost).
     t.raw_execute(&format!(
         "UPDATE keys SET revoked_at = 1, revoked_by = 'sql' WHERE id = '{id}'"
     ))
@@ -317,6 +318,12 @@ async fn losing_the_change_feed_clears_the_cache() {
     .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(s.code_of(&key).await, "VALID", "still cached: nothing told this node");
+    (t, proxy, s, key)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn losing_the_change_feed_clears_the_cache() {
+    let (t, proxy, s, key) = a_key_revoked_behind_the_nodes_back().await;
     proxy.up.store(false, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(300)).await;
     proxy.up.store(true, Ordering::SeqCst);
@@ -338,22 +345,7 @@ async fn losing_the_change_feed_clears_the_cache() {
 /// finding). Without heartbeats this key stays VALID for 60 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_silently_dead_change_feed_clears_the_cache() {
-    let (t, proxy, proxied) = proxied_postgres().await;
-    let options = Options {
-        store_args: Some(vec!["--database-url".into(), proxied]),
-        extra_args: vec!["--cache-ttl-seconds".into(), "60".into()],
-        ..Options::default()
-    };
-    let s = Server::start(&t, options).await;
-    let (id, key) = s.create_key("acme", &["*"]).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(s.code_of(&key).await, "VALID");
-    t.raw_execute(&format!(
-        "UPDATE keys SET revoked_at = 1, revoked_by = 'sql' WHERE id = '{id}'"
-    ))
-    .await
-    .unwrap();
-    assert_eq!(s.code_of(&key).await, "VALID", "still cached: nothing told this node");
+    let (t, proxy, s, key) = a_key_revoked_behind_the_nodes_back().await;
     proxy.stalled.store(true, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(3000)).await;
     proxy.stalled.store(false, Ordering::SeqCst);
