@@ -90,6 +90,32 @@ pub struct KeyService {
     store: Store,
     catalog: Arc<Catalog>,
     listener: Option<Arc<dyn KeyChangeListener>>,
+    management: ManagementLookups,
+}
+
+/// Management-key lookups are bounded and unknown digests cached briefly,
+/// so a flood of well-formed made-up `kwm_` keys (the checksum is public)
+/// cannot take the store's connections from verification (DESIGN.md
+/// section 9).
+#[derive(Clone)]
+struct ManagementLookups {
+    permits: Arc<tokio::sync::Semaphore>,
+    unknown: moka::sync::Cache<KeyHash, ()>,
+}
+
+const MANAGEMENT_LOOKUPS: usize = 4;
+const MANAGEMENT_LOOKUP_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl ManagementLookups {
+    fn new() -> ManagementLookups {
+        ManagementLookups {
+            permits: Arc::new(tokio::sync::Semaphore::new(MANAGEMENT_LOOKUPS)),
+            unknown: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(5))
+                .build(),
+        }
+    }
 }
 
 fn check_name(name: &str) -> Result<String, KeyError> {
@@ -210,6 +236,7 @@ impl KeyService {
             store,
             catalog,
             listener: None,
+            management: ManagementLookups::new(),
         }
     }
 
@@ -556,10 +583,18 @@ impl KeyService {
         if format::parse_management(presented).is_err() {
             return Ok(None);
         }
-        let found = self
-            .store
-            .find_management_key_by_hash(&format::KeyHash::of(presented))
-            .await?;
+        let hash = format::KeyHash::of(presented);
+        if self.management.unknown.contains_key(&hash) {
+            return Ok(None);
+        }
+        let _permit = tokio::time::timeout(MANAGEMENT_LOOKUP_WAIT, self.management.permits.acquire())
+            .await
+            .map_err(|_| StoreError::Busy)?
+            .map_err(|_| StoreError::Busy)?;
+        let found = self.store.find_management_key_by_hash(&hash).await?;
+        if found.is_none() {
+            self.management.unknown.insert(hash, ());
+        }
         Ok(found.filter(|k| k.revoked_at.is_none()))
     }
 
