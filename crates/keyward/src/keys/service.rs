@@ -19,6 +19,8 @@ pub const NAME_MAX_CHARS: usize = 100;
 pub const METADATA_MAX_BYTES: usize = 4096;
 pub const LIST_LIMIT_MAX: u32 = 1000;
 pub const LIST_LIMIT_DEFAULT: u32 = 100;
+/// The longest rotation grace (DESIGN.md section 8): 30 days.
+pub const ROTATION_GRACE_MAX_SECONDS: i64 = 30 * 86_400;
 /// Different grants a key may hold.
 pub const GRANTS_MAX: usize = 64;
 
@@ -481,6 +483,12 @@ impl KeyService {
         let grace = options.grace_period.unwrap_or(0);
         if grace < 0 {
             return Err(invalid("grace_period", format!("{grace} must not be negative")));
+        }
+        if grace > ROTATION_GRACE_MAX_SECONDS {
+            return Err(invalid(
+                "grace_period",
+                format!("{grace} seconds is more than the limit of 30 days ({ROTATION_GRACE_MAX_SECONDS} seconds)"),
+            ));
         }
         if let Some(at) = options.expires_at {
             check_expiry(at, now)?;

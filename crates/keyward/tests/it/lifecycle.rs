@@ -623,19 +623,41 @@ async fn rotation_grace_never_extends_the_old_key(t: &TestStore) {
         "still usable during the grace period"
     );
     assert_eq!(fresh2.expires_at, Some(later));
-    let (f, _) = invalid_field(
-        svc.rotate(
+    // Negative, or over 30 days (DESIGN.md section 8: an unbounded grace
+    // once wrote an empty expiry timestamp).
+    for (grace, needle) in [
+        (-1, "negative"),
+        (30 * 86_400 + 1, "30 days"),
+        (100_000_000 * 86_400, "30 days"),
+    ] {
+        let (f, message) = invalid_field(
+            svc.rotate(
+                &fresh2.id,
+                RotateOptions {
+                    grace_period: Some(grace),
+                    expires_at: None,
+                },
+                "t",
+                None,
+            )
+            .await,
+        );
+        assert_eq!(f, "grace_period");
+        assert!(message.contains(needle), "{grace}: {message}");
+    }
+    let (old3, _, _) = svc
+        .rotate(
             &fresh2.id,
             RotateOptions {
-                grace_period: Some(-1),
+                grace_period: Some(30 * 86_400),
                 expires_at: None,
             },
             "t",
             None,
         )
-        .await,
-    );
-    assert_eq!(f, "grace_period");
+        .await
+        .unwrap();
+    assert!(old3.expires_at.is_some_and(|at| !at.to_rfc3339().is_empty()));
 }
 
 async fn two_revokes_racing_record_one_revocation(t: &TestStore) {
