@@ -69,6 +69,9 @@ struct Watch {
     head_started: AtomicU64,
     /// Told to close (the cap needs room).
     close: Notify,
+    /// The connection's task, to abort what is left when shutdown's drain
+    /// runs out of time.
+    task: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 impl Watch {
@@ -80,6 +83,7 @@ impl Watch {
             idle_since: AtomicU64::new(now),
             head_started: AtomicU64::new(0),
             close: Notify::new(),
+            task: Mutex::new(None),
         }
     }
 
@@ -348,15 +352,18 @@ pub async fn serve(
         if let Ok(mut open) = registry.open.lock() {
             open.insert(id, watch.clone());
         }
-        tokio::spawn(connection(
+        let task = tokio::spawn(connection(
             stream,
             router.clone(),
             limits,
-            watch,
+            watch.clone(),
             registry.clone(),
             id,
             shutdown.clone(),
         ));
+        if let Ok(mut slot) = watch.task.lock() {
+            *slot = Some(task.abort_handle());
+        };
     }
     // No new connections (they get a refusal, not a wait); requests in
     // progress finish (their usage is counted before the last flush); idle
@@ -382,6 +389,16 @@ pub async fn serve(
             open = registry.count(),
             "connections still open at shutdown; closing them"
         );
+        // Nothing may still run (and count usage) after the last flush.
+        let open: Vec<Arc<Watch>> = registry
+            .open
+            .lock()
+            .map_or_else(|_| Vec::new(), |o| o.values().cloned().collect());
+        for watch in open {
+            if let Some(task) = watch.task.lock().ok().and_then(|mut t| t.take()) {
+                task.abort();
+            }
+        }
     }
     Ok(())
 }
