@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::http::connections::ConnectionLimits;
 use crate::verify::CacheSettings;
 
 /// Which headers carry the original request on forward-auth (section 9).
@@ -35,6 +34,26 @@ pub struct ServerConfig {
     pub usage_flush_interval: Duration,
     pub max_body_bytes: usize,
     pub connections: ConnectionLimits,
+}
+
+/// The connection limits of `[server]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    pub head_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub body_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            head_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 10_000,
+        }
+    }
 }
 
 pub const MAX_CACHE_TTL_SECONDS: u64 = 60;
