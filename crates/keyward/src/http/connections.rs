@@ -103,11 +103,13 @@ impl Watch {
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 
-    fn bytes_read(&self, now: u64) {
-        if self.is_idle() {
+    /// Bytes arrived; `now` is read only if they start a head (most reads
+    /// are of a request already in progress, or of a head already timed).
+    fn bytes_read(&self, now: impl FnOnce() -> u64) {
+        if self.is_idle() && self.head_started.load(Ordering::SeqCst) == 0 {
             let _ = self
                 .head_started
-                .compare_exchange(0, now.max(1), Ordering::SeqCst, Ordering::SeqCst);
+                .compare_exchange(0, now().max(1), Ordering::SeqCst, Ordering::SeqCst);
         }
     }
 }
@@ -161,7 +163,7 @@ impl AsyncRead for Watched {
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
         if buf.filled().len() > before {
-            this.watch.bytes_read(this.registry.now());
+            this.watch.bytes_read(|| this.registry.now());
         }
         polled
     }
@@ -426,8 +428,14 @@ async fn connection(
                     .await
                     .unwrap_or_else(|never: Infallible| match never {});
                 // In progress until the response is written: the cap must
-                // not cut a response on its way out.
-                Ok::<_, Infallible>(response.map(|inner| Body::new(Guarded { inner, _guard: guard })))
+                // not cut a response on its way out. An empty body (forward
+                // auth) is written with the head: no wrapper needed.
+                Ok::<_, Infallible>(if hyper::body::Body::is_end_stream(response.body()) {
+                    drop(guard);
+                    response
+                } else {
+                    response.map(|inner| Body::new(Guarded { inner, _guard: guard }))
+                })
             }
         })
     };
@@ -491,7 +499,7 @@ mod tests {
     fn a_new_connection_has_the_head_timeout_then_idles_for_the_idle_timeout() {
         let w = Watch::new(1_000);
         assert_eq!(w.deadline(&limits()), Some(11_000), "nothing sent: 10 s");
-        w.bytes_read(9_000);
+        w.bytes_read(|| 9_000);
         assert_eq!(w.deadline(&limits()), Some(11_000), "the first head: 10 s from opening");
         w.request_started();
         assert_eq!(
@@ -499,11 +507,11 @@ mod tests {
             None,
             "a request in progress has no head deadline"
         );
-        w.bytes_read(20_000);
+        w.bytes_read(|| 20_000);
         assert_eq!(w.deadline(&limits()), None, "body bytes are not a head");
         w.request_ended(30_000);
         assert_eq!(w.deadline(&limits()), Some(90_000), "idle keep-alive: 60 s");
-        w.bytes_read(40_000);
+        w.bytes_read(|| 40_000);
         assert_eq!(w.deadline(&limits()), Some(50_000), "the next head: 10 s");
     }
 }
