@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use keyward::keys::{KeyHash, KeyService, NewKey};
+use keyward::keys::{AccountScope, KeyHash, KeyService, NewKey};
 use keyward::store::Store;
 use keyward_scopes::Catalog;
 
@@ -32,6 +32,7 @@ fn postgres_admin_url() -> String {
 
 struct Setup {
     service: KeyService,
+    store: Store,
     known: Vec<KeyHash>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -82,20 +83,16 @@ async fn setup(store_kind: &str, n: u64) -> Setup {
         bulk_load("postgres", &url, n - KNOWN as u64).await;
         (store, None)
     };
-    let service = KeyService::new(store, catalog());
+    let service = KeyService::new(store.clone(), catalog());
     let mut known = Vec::new();
     for i in 0..KNOWN {
-        let new = NewKey {
-            account: format!("acct{i}"),
-            name: "known".into(),
-            scopes: vec!["campaigns:read".into()],
-            ..NewKey::default()
-        };
-        let (_, secret) = service.create(new, "bench").await.unwrap();
+        let new = NewKey::parse(&format!("acct{i}"), "known", &["campaigns:read"], service.catalog()).unwrap();
+        let (_, secret) = service.create(new, "bench", &AccountScope::operator()).await.unwrap();
         known.push(secret.hash());
     }
     Setup {
         service,
+        store,
         known,
         _dir: dir,
     }
@@ -120,13 +117,13 @@ fn store(c: &mut Criterion) {
                 b.to_async(&rt).iter(|| {
                     i = (i + 1) % KNOWN;
                     let hash = s.known[i];
-                    let store = s.service.store().clone();
+                    let store = s.store.clone();
                     async move { assert!(store.find_key_by_hash(&hash).await.unwrap().is_some()) }
                 })
             });
             lookups.bench_function(BenchmarkId::new("miss", n), |b| {
                 b.to_async(&rt).iter(|| {
-                    let store = s.service.store().clone();
+                    let store = s.store.clone();
                     async move { assert!(store.find_key_by_hash(&KeyHash([7; 32])).await.unwrap().is_none()) }
                 })
             });
@@ -139,13 +136,8 @@ fn store(c: &mut Criterion) {
                 b.to_async(&rt).iter(|| {
                     let svc = s.service.clone();
                     async move {
-                        let new = NewKey {
-                            account: "acme".into(),
-                            name: "k".into(),
-                            scopes: vec!["*".into()],
-                            ..NewKey::default()
-                        };
-                        svc.create(new, "bench").await.unwrap();
+                        let new = NewKey::parse("acme", "k", &["*"], svc.catalog()).unwrap();
+                        svc.create(new, "bench", &AccountScope::operator()).await.unwrap();
                     }
                 })
             });
@@ -158,13 +150,11 @@ fn store(c: &mut Criterion) {
                             .map(|_| {
                                 let svc = svc.clone();
                                 tokio::spawn(async move {
-                                    let new = NewKey {
-                                        account: "acme".into(),
-                                        name: "k".into(),
-                                        scopes: vec!["*".into()],
-                                        ..NewKey::default()
-                                    };
-                                    svc.create(new, "bench").await.map(|_| ()).unwrap()
+                                    let new = NewKey::parse("acme", "k", &["*"], svc.catalog()).unwrap();
+                                    svc.create(new, "bench", &AccountScope::operator())
+                                        .await
+                                        .map(|_| ())
+                                        .unwrap()
                                 })
                             })
                             .collect();
@@ -175,7 +165,7 @@ fn store(c: &mut Criterion) {
                 })
             });
             creates.finish();
-            rt.block_on(s.service.store().close());
+            rt.block_on(s.store.close());
         }
     }
 }

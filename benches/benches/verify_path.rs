@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use keyward::keys::{KeyService, NewKey};
+use keyward::keys::{AccountScope, KeyService, NewKey};
 use keyward::store::Store;
 use keyward::time::Millis;
 use keyward::usage::Recorder;
@@ -28,13 +28,10 @@ fn verify_path(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store = rt.block_on(Store::open_sqlite(&dir.path().join("k.db"))).unwrap();
     let service = KeyService::new(store.clone(), catalog.clone());
-    let new = NewKey {
-        account: "acme".into(),
-        name: "k".into(),
-        scopes: vec!["campaigns:read".into()],
-        ..NewKey::default()
-    };
-    let (_, secret) = rt.block_on(service.create(new, "bench")).unwrap();
+    let new = NewKey::parse("acme", "k", &["campaigns:read"], &catalog).unwrap();
+    let (_, secret) = rt
+        .block_on(service.create(new, "bench", &AccountScope::operator()))
+        .unwrap();
     let key = secret.reveal().to_owned();
     let verifier = Verifier::new(catalog, store, &CacheSettings::default());
     let recorder = Recorder::new(true);

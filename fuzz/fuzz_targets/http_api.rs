@@ -43,8 +43,8 @@ use axum::Router;
 use keyward::cli::context::DEMO_CATALOG;
 use keyward::config::{ServerConfig, ServerFlags, ServerTable};
 use keyward::http::{self, AppState};
-use keyward::keys::service::create_management_key;
-use keyward::keys::{format, KeyService, NewKey};
+use keyward::keys::management::create_management_key;
+use keyward::keys::{format, AccountScope, KeyId, KeyName, KeyService, NewKey};
 use keyward::store::Store;
 use keyward::usage::Recorder;
 use keyward::verify::Verifier;
@@ -77,13 +77,11 @@ struct App {
 }
 
 async fn new_slot(keys: &KeyService) -> Result<Slot, String> {
-    let new = NewKey {
-        account: "acme".to_owned(),
-        name: "fuzz".to_owned(),
-        scopes: vec!["campaigns:read".to_owned(), "leads:all".to_owned()],
-        ..NewKey::default()
-    };
-    let (record, secret) = keys.create(new, "fuzz").await.map_err(|e| e.to_string())?;
+    let new = NewKey::parse("acme", "fuzz", &["campaigns:read", "leads:all"], keys.catalog()).map_err(|e| e.to_string())?;
+    let (record, secret) = keys
+        .create(new, "fuzz", &AccountScope::operator())
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(Slot {
         id: record.id,
         key: secret.reveal().to_owned(),
@@ -108,17 +106,13 @@ impl App {
             let store = Store::open_sqlite(&dir.path().join("keyward.db"))
                 .await
                 .map_err(|e| e.to_string())?;
-            let (_, management) = create_management_key(&store, "fuzz", None, "fuzz")
+            let name = KeyName::parse("fuzz").map_err(|e| e.to_string())?;
+            let (_, management) = create_management_key(&store, name, None, "fuzz")
                 .await
                 .map_err(|e| e.to_string())?;
             let verifier = Arc::new(Verifier::new(catalog.clone(), store.clone(), &config.cache));
-            let state = AppState {
-                keys: KeyService::new(store.clone(), catalog.clone()).with_listener(verifier.clone()),
-                verifier,
-                usage: Arc::new(Recorder::new(config.usage)),
-                metrics: http::metrics::Metrics::new().map_err(|e| e.to_string())?,
-                config,
-            };
+            let recorder = Arc::new(Recorder::new(config.usage));
+            let state = AppState::new(&store, verifier, recorder, config)?;
             let mut slots = Vec::new();
             for _ in 0..LIVE_SLOTS {
                 slots.push(new_slot(&state.keys).await?);
@@ -126,7 +120,12 @@ impl App {
             let revoked = new_slot(&state.keys).await?;
             state
                 .keys
-                .revoke(&revoked.id, Some("fuzz"), "fuzz", None)
+                .revoke(
+                    &KeyId::parse(&revoked.id).map_err(|e| e.to_string())?,
+                    None,
+                    "fuzz",
+                    &AccountScope::operator(),
+                )
                 .await
                 .map_err(|e| e.to_string())?;
             slots.push(revoked);

@@ -4,7 +4,8 @@
 use clap::Subcommand;
 
 use super::context::{cli_actor, finish, open_store, runtime, table, Failure, StoreArgs};
-use crate::keys::service::{create_management_key, revoke_management_key};
+use crate::keys::management::{create_management_key, revoke_management_key};
+use crate::keys::{AccountId, KeyName};
 use crate::keys::KeyError;
 
 #[derive(Subcommand)]
@@ -41,7 +42,8 @@ async fn execute(store: &crate::store::Store, command: AdminCommand) -> Result<(
     let actor = cli_actor();
     match command {
         AdminCommand::CreateKey { name, account } => {
-            let (_, secret) = create_management_key(store, &name, account.as_deref(), &actor).await?;
+            let account = account.as_deref().map(AccountId::parse).transpose()?;
+            let (_, secret) = create_management_key(store, KeyName::parse(&name)?, account, &actor).await?;
             println!("{}", secret.reveal());
         }
         AdminCommand::ListKeys { json } => {
@@ -56,7 +58,7 @@ async fn execute(store: &crate::store::Store, command: AdminCommand) -> Result<(
                         vec![
                             k.id.clone(),
                             k.name.clone(),
-                            k.account.clone().unwrap_or_else(|| "(all)".to_owned()),
+                            k.account.as_ref().map_or_else(|| "(all)".to_owned(), ToString::to_string),
                             status.to_owned(),
                             k.start.clone(),
                             k.created_at.to_rfc3339(),

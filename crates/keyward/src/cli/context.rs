@@ -11,6 +11,7 @@ use keyward_scopes::Catalog;
 use super::EXIT_BAD_INPUT;
 use crate::keys::{KeyError, KeyService};
 use crate::store::{Location, Store};
+use crate::usage::{Recorder, UsageService};
 
 /// The catalog used when there is neither `--config` nor `./keyward.toml`.
 pub const DEMO_CATALOG: &str = include_str!("../../../../examples/catalogs/coldsend.toml");
@@ -73,9 +74,24 @@ pub async fn open_store(args: &StoreArgs) -> Result<Store, String> {
         .map_err(|e| format!("{e} ({:?})", args.location()))
 }
 
-pub async fn service(store: &StoreArgs, catalog: &CatalogArgs) -> Result<KeyService, String> {
-    let catalog = catalog.load()?;
-    Ok(KeyService::new(open_store(store).await?, Arc::new(catalog)))
+/// The services a command uses, over the store it names.
+pub struct Services {
+    pub keys: KeyService,
+    pub usage: UsageService,
+    pub store: Store,
+}
+
+pub async fn services(store: &StoreArgs, catalog: &CatalogArgs) -> Result<Services, String> {
+    let catalog = Arc::new(catalog.load()?);
+    let store = open_store(store).await?;
+    // The command line counts nothing: its usage answers are what servers
+    // flushed.
+    let recorder = Arc::new(Recorder::new(false));
+    Ok(Services {
+        keys: KeyService::new(store.clone(), catalog.clone()),
+        usage: UsageService::new(recorder, store.clone(), catalog),
+        store,
+    })
 }
 
 /// A failure of a command: its message and exit code.

@@ -3,10 +3,13 @@
 //! stdout (or, with `--json`, the record with it).
 
 use clap::Subcommand;
-use serde_json::json;
+use serde::Serialize;
 
-use super::context::{bad_input, cli_actor, finish, runtime, service, table, CatalogArgs, Failure, StoreArgs};
-use crate::keys::{KeyRecord, KeySecret, KeyService, NewKey, RotateOptions, StatusFilter};
+use super::context::{bad_input, cli_actor, finish, runtime, services, table, CatalogArgs, Failure, Services, StoreArgs};
+use crate::keys::{
+    AccountId, AccountScope, Cursor, Grace, KeyId, KeyName, KeyRecord, KeySecret, KeyService, Limit, Metadata, NewKey,
+    Page, RevokeReason, RotateOptions, Scopes, StatusFilter,
+};
 use crate::time::{parse_duration, Millis};
 
 #[derive(Subcommand)]
@@ -86,6 +89,9 @@ pub enum KeysCommand {
         key_id: Option<String>,
         #[arg(long)]
         limit: Option<u32>,
+        /// The page after this cursor (printed under a full page).
+        #[arg(long)]
+        cursor: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -94,9 +100,9 @@ pub enum KeysCommand {
 pub fn run(command: KeysCommand, store: StoreArgs, catalog: CatalogArgs) -> std::process::ExitCode {
     finish(runtime().map_err(Failure::from).and_then(|rt| {
         rt.block_on(async {
-            let svc = service(&store, &catalog).await?;
-            let result = execute(&svc, command).await;
-            svc.store().close().await;
+            let services = services(&store, &catalog).await?;
+            let result = execute(&services, command).await;
+            services.store.close().await;
             result
         })
     }))
@@ -114,14 +120,17 @@ pub fn parse_expiry(field: &str, value: &str) -> Result<Millis, Failure> {
     })
 }
 
-fn print_json(v: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+fn print_json(v: &impl Serialize) {
+    match serde_json::to_string_pretty(v) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("error: cannot print as JSON: {e}"),
+    }
 }
 
 fn print_new_key(svc: &KeyService, record: &KeyRecord, secret: &KeySecret, as_json: bool) {
     if as_json {
         let mut v = svc.view(record);
-        v["key"] = json!(secret.reveal());
+        v.key = Some(secret.reveal().to_owned());
         print_json(&v);
     } else {
         println!("{}", secret.reveal());
@@ -162,7 +171,15 @@ fn show(svc: &KeyService, k: &KeyRecord) -> String {
         .collect()
 }
 
-async fn execute(svc: &KeyService, command: KeysCommand) -> Result<(), Failure> {
+fn limit(n: Option<u32>) -> Result<Limit, Failure> {
+    Ok(n.map(Limit::new).transpose()?.unwrap_or_default())
+}
+
+async fn execute(services: &Services, command: KeysCommand) -> Result<(), Failure> {
+    let svc = &services.keys;
+    // The command line runs with the database's own credentials: every
+    // account.
+    let scope = &AccountScope::operator();
     let actor = cli_actor();
     match command {
         KeysCommand::Create {
@@ -179,28 +196,32 @@ async fn execute(svc: &KeyService, command: KeysCommand) -> Result<(), Failure> 
                 .transpose()?;
             let expires_at = expires.map(|e| parse_expiry("expires", &e)).transpose()?;
             let new = NewKey {
-                account,
-                name,
-                scopes,
+                account: AccountId::parse(&account)?,
+                name: KeyName::parse(&name)?,
+                scopes: Scopes::parse(scopes, svc.catalog())?,
                 expires_at,
                 environment,
-                metadata,
+                metadata: Metadata::parse(metadata)?,
             };
-            let (record, secret) = svc.create(new, &actor).await?;
+            let (record, secret) = svc.create(new, &actor, scope).await?;
             print_new_key(svc, &record, &secret, json);
         }
         KeysCommand::List {
             account,
             status,
-            limit,
+            limit: limit_arg,
             cursor,
             json,
         } => {
             let status: StatusFilter = status.parse().map_err(bad_input)?;
-            let page = svc.list(account.as_deref(), status, limit, cursor.as_deref()).await?;
+            let account = account.as_deref().map(AccountId::parse).transpose()?;
+            let cursor = cursor.as_deref().map(Cursor::parse).transpose()?;
+            let page = svc.list(scope, account.as_ref(), status, limit(limit_arg)?, cursor).await?;
             if json {
-                let items: Vec<_> = page.items.iter().map(|k| svc.view(k)).collect();
-                print_json(&json!({ "items": items, "next_cursor": page.next_cursor }));
+                print_json(&Page {
+                    items: page.items.iter().map(|k| svc.view(k)).collect(),
+                    next_cursor: page.next_cursor,
+                });
             } else {
                 let now = Millis::now();
                 let rows: Vec<Vec<String>> = page
@@ -231,7 +252,7 @@ async fn execute(svc: &KeyService, command: KeysCommand) -> Result<(), Failure> 
             }
         }
         KeysCommand::Show { id, json } => {
-            let k = svc.get(&id, None).await?;
+            let k = svc.get(&KeyId::parse(&id)?, scope).await?;
             if json {
                 print_json(&svc.view(&k));
             } else {
@@ -239,7 +260,8 @@ async fn execute(svc: &KeyService, command: KeysCommand) -> Result<(), Failure> 
             }
         }
         KeysCommand::Revoke { id, reason, json } => {
-            let k = svc.revoke(&id, reason.as_deref(), &actor, None).await?;
+            let reason = reason.as_deref().map(RevokeReason::parse).transpose()?;
+            let k = svc.revoke(&KeyId::parse(&id)?, reason, &actor, scope).await?;
             if json {
                 print_json(&svc.view(&k));
             } else {
@@ -252,36 +274,25 @@ async fn execute(svc: &KeyService, command: KeysCommand) -> Result<(), Failure> 
             expires,
             json,
         } => {
-            let grace_period = grace
-                .map(|g| {
-                    parse_duration(&g).ok_or_else(|| bad_input(format!("grace: `{g}` is not a duration (30m, 1h, 7d)")))
-                })
-                .transpose()?;
+            let grace = grace.as_deref().map(Grace::parse).transpose()?.unwrap_or_default();
             let expires_at = expires.map(|e| parse_expiry("expires", &e)).transpose()?;
             let (_, new, secret) = svc
-                .rotate(
-                    &id,
-                    RotateOptions {
-                        grace_period,
-                        expires_at,
-                    },
-                    &actor,
-                    None,
-                )
+                .rotate(&KeyId::parse(&id)?, RotateOptions { grace, expires_at }, &actor, scope)
                 .await?;
             print_new_key(svc, &new, &secret, json);
         }
         KeysCommand::Usage { id, json } => {
-            let key = svc.get(&id, None).await?;
-            let recorder = crate::usage::Recorder::new(false);
-            let usage = crate::usage::usage(&recorder, svc.store(), svc.catalog(), &key, Millis::now())
+            let key = svc.get(&KeyId::parse(&id)?, scope).await?;
+            let usage = services
+                .usage
+                .of(&key, Millis::now())
                 .await
                 .map_err(|e| Failure::from(crate::keys::KeyError::from(e)))?;
             if json {
-                print_json(&serde_json::to_value(&usage).unwrap_or_default());
+                print_json(&usage);
             } else {
-                let rows: Vec<Vec<String>> = usage
-                    .windows
+                let w = &usage.windows;
+                let rows: Vec<Vec<String>> = [("24h", w.last_day), ("7d", w.last_week), ("30d", w.last_month)]
                     .iter()
                     .map(|(label, w)| vec![(*label).to_owned(), w.allowed.to_string(), w.denied.to_string()])
                     .collect();
@@ -302,12 +313,18 @@ async fn execute(svc: &KeyService, command: KeysCommand) -> Result<(), Failure> 
         KeysCommand::Audit {
             account,
             key_id,
-            limit,
+            limit: limit_arg,
+            cursor,
             json,
         } => {
-            let page = svc.audit(account.as_deref(), key_id.as_deref(), limit, None).await?;
+            let account = account.as_deref().map(AccountId::parse).transpose()?;
+            let key_id = key_id.as_deref().map(KeyId::parse).transpose()?;
+            let cursor = cursor.as_deref().map(Cursor::parse).transpose()?;
+            let page = svc
+                .audit(scope, account.as_ref(), key_id.as_ref(), limit(limit_arg)?, cursor)
+                .await?;
             if json {
-                print_json(&serde_json::to_value(&page).unwrap_or_default());
+                print_json(&page);
             } else {
                 let rows: Vec<Vec<String>> = page
                     .items
@@ -323,6 +340,9 @@ async fn execute(svc: &KeyService, command: KeysCommand) -> Result<(), Failure> 
                     })
                     .collect();
                 print!("{}", table(&["AT", "ACTION", "ACTOR", "ACCOUNT", "KEY"], &rows));
+                if let Some(c) = page.next_cursor {
+                    println!("more: --cursor {c}");
+                }
             }
         }
     }

@@ -13,11 +13,11 @@ use keyward_scopes::Catalog;
 use super::context::{DEFAULT_CATALOG_FILE, DEMO_CATALOG};
 use crate::config::{ServerConfig, ServerFlags, ServerTable};
 use crate::http::{self, AppState};
-use crate::keys::service::create_management_key;
+use crate::keys::management::{insert_management_key, NewManagementKeySecret};
+use crate::keys::KeyName;
 
 /// How long `serve` waits for the change feed before answering anyway.
 const FEED_START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-use crate::keys::KeyService;
 use crate::store::{Location, Store};
 use crate::usage::Recorder;
 use crate::verify::Verifier;
@@ -58,24 +58,60 @@ fn load(args: &ServeArgs) -> Result<(Catalog, ServerConfig), String> {
 }
 
 /// On an empty embedded database: one management key, written to a file
-/// only its owner can read. The path is printed, never the key.
+/// only its owner can read. The path is printed, never the key. The file
+/// is created (never replaced, never through a link) before the key is
+/// stored, so no key exists whose plaintext nobody has; if storing fails
+/// the file is removed.
 async fn bootstrap(store: &Store, data_dir: &Path) -> Result<Option<PathBuf>, String> {
     if !store.is_embedded() || store.count_management_keys().await.map_err(|e| e.to_string())? > 0 {
         return Ok(None);
     }
+    warn_if_loose(data_dir);
     let path = data_dir.join(MANAGEMENT_KEY_FILE);
-    let (_, secret) = create_management_key(store, "initial", None, "serve:bootstrap")
-        .await
-        .map_err(|e| e.to_string())?;
+    let name = KeyName::parse("initial").map_err(|e| e.to_string())?;
+    let new = NewManagementKeySecret::generate(name, None).map_err(|e| e.to_string())?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    writeln!(file, "{}", secret.reveal()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let mut file = options.open(&path).map_err(|e| {
+        format!(
+            "cannot create {}: {e}. No management key was made. If that file holds an old key, \
+             move it away; then start again, or make a key with `keyward admin create-key --name NAME`",
+            path.display()
+        )
+    })?;
+    let written = writeln!(file, "{}", new.secret.reveal()).and_then(|()| file.sync_all());
+    drop(file);
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&path);
+        return Err(format!("cannot write {}: {e}. No management key was made", path.display()));
+    }
+    if let Err(e) = insert_management_key(store, new, "serve:bootstrap").await {
+        let _ = std::fs::remove_file(&path);
+        return Err(format!("cannot store the first management key: {e}"));
+    }
     Ok(Some(path))
+}
+
+/// The data directory holds key digests and the first management key: say
+/// so if others may read or write it.
+fn warn_if_loose(data_dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(data_dir) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                eprintln!(
+                    "warning: the data directory {} has mode {mode:04o}: others may read or change it; \
+                     `chmod 700 {}`",
+                    data_dir.display(),
+                    data_dir.display()
+                );
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -112,7 +148,6 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let limits = connection_limits(&config);
     let verifier = Arc::new(Verifier::new(catalog.clone(), store.clone(), &config.cache));
     let recorder = Arc::new(Recorder::new(config.usage));
-    let metrics = http::metrics::Metrics::new().map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -135,13 +170,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         config.usage_flush_interval,
         stopped,
     ));
-    let state = Arc::new(AppState {
-        keys: KeyService::new(store.clone(), catalog.clone()).with_listener(verifier.clone()),
-        verifier,
-        usage: recorder,
-        metrics,
-        config,
-    });
+    let state = Arc::new(AppState::new(&store, verifier, recorder, config)?);
     println!("keyward listening on http://{address}");
     let _ = std::io::stdout().flush();
     tracing::info!(%address, api = %catalog.api().name, "serving");

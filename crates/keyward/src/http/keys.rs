@@ -1,33 +1,52 @@
-//! The management API (DESIGN.md section 5): thin handlers that parse,
-//! call the key service within the manager's account limit, and map the
-//! result. No storage here.
+//! The management API (DESIGN.md section 5): thin handlers that parse the
+//! request into the key service's types, call it within the manager's
+//! [`AccountScope`](crate::keys::AccountScope), and answer with the
+//! service's views. The OpenAPI document is derived from these very types
+//! (`openapi.rs` adds the error answers every operation shares).
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Deserializer};
-use serde_json::{json, Value};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Manager;
 use super::json::ApiJson;
 use super::params::{ApiPath, ApiQuery};
 use super::problem::Problem;
 use super::AppState;
-use crate::keys::{KeyError, KeyRecord, NewKey, RotateOptions, StatusFilter, Update};
-use crate::time::{parse_duration, Millis};
+use crate::keys::{
+    AccountId, AuditEvent, Cursor, Grace, KeyError, KeyId, KeyName, KeyView, Limit, Metadata, NewKey, Page,
+    RevokeReason, RotateOptions, Scopes, StatusFilter, Update, UsageTotals,
+};
+use crate::time::Millis;
 use crate::usage::Usage;
 
-#[derive(Deserialize, utoipa::ToSchema)]
+/// A key to create.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
+    /// The customer the key belongs to.
+    #[schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]{0,127}$")]
     pub account: String,
+    /// What the key is for, as its owner will recognise it. Surrounding
+    /// white space is dropped.
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub name: String,
+    /// Grants the catalog defines (scopes, `resource:*`, bundles,
+    /// wildcards); duplicates are dropped, at most 64 different ones.
+    #[schema(min_items = 1)]
     pub scopes: Vec<String>,
+    /// RFC 3339; must be in the future (not expressible in JSON Schema).
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
+    /// One of the catalog's environments; default its first.
     pub environment: Option<String>,
+    /// Any JSON object of at most 4 KiB (the size is not expressible in
+    /// JSON Schema).
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
 }
@@ -37,74 +56,148 @@ fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+/// Changes to a key: at least one field. A change to the same value is
+/// still a change (not expressible in JSON Schema).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct PatchKey {
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub name: Option<String>,
+    #[schema(min_items = 1)]
     pub scopes: Option<Vec<String>>,
-    /// RFC 3339, or `null` to remove the expiry.
+    /// RFC 3339 in the future, or `null` to remove the expiry.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Option<String>>,
 }
 
-#[derive(Deserialize, Default, utoipa::ToSchema)]
+/// Why the key is revoked (optional body).
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeKey {
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
 }
 
 /// Seconds, or a duration like `"1h"`.
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize)]
 #[serde(untagged)]
 pub enum GracePeriod {
     Seconds(i64),
     Text(String),
 }
 
-#[derive(Deserialize, Default, utoipa::ToSchema)]
+/// Seconds (0 to 2592000), or a duration like `"1h"` (at most 30 days: a
+/// bound on the text form is not expressible in JSON Schema).
+fn grace_period_schema() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .maximum(Some(crate::keys::fields::ROTATION_GRACE_MAX_SECONDS)),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"^[0-9]+[smhdw]$")),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some(
+            "Seconds (0 to 2592000), or a duration like `1h` (`s`, `m`, `h`, `d`, `w`) of at most 30 days",
+        ))
+        .build()
+        .into()
+}
+
+/// How to rotate (optional body).
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateKey {
+    /// How long the old key keeps working: at most 30 days; default 0.
+    #[schema(schema_with = grace_period_schema)]
     pub grace_period: Option<GracePeriod>,
+    /// The new key's expiry (RFC 3339, in the future); default the old
+    /// key's.
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// The filters of `GET /v1/keys`; each is parsed on its own, so an error
+/// names it.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListKeys {
+    /// Only this account's keys.
+    #[param(value_type = Option<String>, pattern = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]{0,127}$")]
     pub account: Option<String>,
+    /// `active` (default), `expired`, `revoked` or `all`.
+    #[param(value_type = Option<StatusParam>)]
     pub status: Option<String>,
-    pub limit: Option<u32>,
+    /// Items per page, 1-1000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    #[param(value_type = Option<String>, pattern = r"^c[0-9]+$")]
     pub cursor: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// Which keys a listing shows.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // documents the values `StatusFilter` parses
+pub enum StatusParam {
+    Active,
+    Expired,
+    Revoked,
+    All,
+}
+
+/// The filters of `GET /v1/audit`.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListAudit {
+    /// Only this account's events.
+    #[param(value_type = Option<String>, pattern = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]{0,127}$")]
     pub account: Option<String>,
+    /// Only this key's events.
+    #[param(value_type = Option<String>, pattern = "^key_[A-Za-z0-9]{20}$")]
     pub key_id: Option<String>,
-    pub limit: Option<u32>,
+    /// Items per page, 1-1000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    #[param(value_type = Option<String>, pattern = r"^c[0-9]+$")]
     pub cursor: Option<String>,
+}
+
+/// The paging filters of a listing.
+fn paging(limit: Option<&str>, cursor: Option<&str>) -> Result<(Limit, Option<Cursor>), KeyError> {
+    Ok((
+        limit.map(Limit::parse).transpose()?.unwrap_or_default(),
+        cursor.map(Cursor::parse).transpose()?,
+    ))
+}
+
+fn account(text: Option<&str>) -> Result<Option<AccountId>, KeyError> {
+    text.map(AccountId::parse).transpose()
 }
 
 fn expiry(value: &str) -> Result<Millis, Problem> {
-    Millis::parse_rfc3339(value)
-        .ok_or_else(|| Problem::invalid("expires_at", format!("expires_at: `{value}` is not an RFC 3339 time")))
+    Millis::parse_rfc3339(value).ok_or_else(|| {
+        Problem::invalid(
+            "expires_at",
+            format!("expires_at: `{}` is not an RFC 3339 time", value.escape_debug()),
+        )
+    })
 }
 
-/// A key within the manager's reach, and its usage (this node's unflushed
-/// counts included).
-async fn key_and_usage(state: &AppState, manager: &Manager, id: &str) -> Result<(KeyRecord, Usage), Problem> {
-    let record = state.keys.get(id, manager.account_limit()).await?;
-    let usage = crate::usage::usage(
-        &state.usage,
-        state.keys.store(),
-        state.keys.catalog(),
-        &record,
-        Millis::now(),
-    )
-    .await?;
-    Ok((record, usage))
+fn key_id(text: &str) -> Result<KeyId, Problem> {
+    Ok(KeyId::parse(text)?)
 }
 
 /// Runs a change to its end even if the client goes away meanwhile: a
@@ -130,164 +223,190 @@ fn body_or_default<T: Default>(body: Option<ApiJson<T>>) -> T {
     body.map(|ApiJson(b)| b).unwrap_or_default()
 }
 
-#[utoipa::path(post, path = "/v1/keys", tag = "keys", security(("management_key" = [])), request_body = CreateKey,
-    responses((status = 201, description = "Created; `key` is the plaintext, shown this once", body = super::openapi::KeyResponse), (status = 400, description = "Invalid input, naming the field", body = super::openapi::ProblemDetails), (status = 401, description = "No or bad management key", body = super::openapi::ProblemDetails), (status = 403, description = "Another account than the management key's", body = super::openapi::ProblemDetails)))]
+#[utoipa::path(post, path = "/v1/keys", tag = "keys", operation_id = "create_key", security(("management_key" = [])), request_body = CreateKey,
+    responses((status = 201, description = "Created; `key` is the plaintext, shown this once", body = KeyView),
+        (status = 403, description = "The management key is limited to another account", body = super::openapi::ProblemDetails, content_type = "application/problem+json")))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     manager: Manager,
     ApiJson(body): ApiJson<CreateKey>,
-) -> Result<Response, Problem> {
-    manager.may_create_in(&body.account)?;
+) -> Result<(StatusCode, Json<KeyView>), Problem> {
     let new = NewKey {
-        account: body.account,
-        name: body.name,
-        scopes: body.scopes,
+        account: AccountId::parse(&body.account)?,
+        name: KeyName::parse(&body.name)?,
+        scopes: Scopes::parse(body.scopes, state.keys.catalog())?,
         expires_at: body.expires_at.as_deref().map(expiry).transpose()?,
         environment: body.environment,
-        metadata: body.metadata,
+        metadata: Metadata::parse(body.metadata)?,
     };
-    let (keys, actor) = (state.keys.clone(), manager.actor());
-    let (record, secret) = to_completion(async move { keys.create(new, &actor).await }).await?;
+    let keys = state.keys.clone();
+    let (record, secret) = to_completion(async move { keys.create(new, &manager.actor, &manager.scope).await }).await?;
     let mut view = state.keys.view(&record);
-    view["key"] = json!(secret.reveal());
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    view.key = Some(secret.reveal().to_owned());
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
-#[utoipa::path(get, path = "/v1/keys", tag = "keys", security(("management_key" = [])),
-    params(("account" = Option<String>, Query,), ("status" = Option<String>, Query, description = "active (default), expired, revoked, all"), ("limit" = Option<u32>, Query,), ("cursor" = Option<String>, Query,)),
-    responses((status = 200, description = "Newest first", body = super::openapi::KeyPage), (status = 400, description = "Invalid input, naming the field", body = super::openapi::ProblemDetails), (status = 401, description = "No or bad management key", body = super::openapi::ProblemDetails)))]
+#[utoipa::path(get, path = "/v1/keys", tag = "keys", operation_id = "list_keys", security(("management_key" = [])), params(ListKeys),
+    responses((status = 200, description = "Newest first; another account's list is empty for a limited management key", body = Page<KeyView>)))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     manager: Manager,
     ApiQuery(q): ApiQuery<ListKeys>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<Page<KeyView>>, Problem> {
     let status: StatusFilter = q
         .status
         .as_deref()
         .unwrap_or("active")
         .parse()
         .map_err(|e: String| Problem::invalid("status", e))?;
-    let Ok(account) = manager.list_scope(q.account.as_deref()) else {
-        return Ok(Json(json!({ "items": [], "next_cursor": null })));
-    };
-    let page = state.keys.list(account, status, q.limit, q.cursor.as_deref()).await?;
-    let items: Vec<Value> = page.items.iter().map(|k| state.keys.view(k)).collect();
-    Ok(Json(json!({ "items": items, "next_cursor": page.next_cursor })))
+    let (limit, cursor) = paging(q.limit.as_deref(), q.cursor.as_deref())?;
+    let account = account(q.account.as_deref())?;
+    let page = state
+        .keys
+        .list(&manager.scope, account.as_ref(), status, limit, cursor)
+        .await?;
+    Ok(Json(Page {
+        items: page.items.iter().map(|k| state.keys.view(k)).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
-#[utoipa::path(get, path = "/v1/keys/{id}", tag = "keys", security(("management_key" = [])), params(("id" = String, Path,)),
-    responses((status = 200, description = "The key with usage totals", body = super::openapi::KeyResponse), (status = 404, description = "No such key (or another account's)", body = super::openapi::ProblemDetails)))]
+#[utoipa::path(get, path = "/v1/keys/{id}", tag = "keys", operation_id = "get_key", security(("management_key" = [])), params(("id" = String, Path, pattern = "^key_[A-Za-z0-9]{20}$")),
+    responses((status = 200, description = "The key with its usage totals", body = KeyView)))]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     manager: Manager,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Value>, Problem> {
-    let (record, usage) = key_and_usage(&state, &manager, &id).await?;
+) -> Result<Json<KeyView>, Problem> {
+    let record = state.keys.get(&key_id(&id)?, &manager.scope).await?;
+    let usage = state.usage.of(&record, Millis::now()).await?;
     let mut view = state.keys.view(&record);
-    view["usage"] = json!({ "windows": usage.windows, "last_used_at": usage.last_used_at });
+    view.usage = Some(UsageTotals {
+        last_used_at: usage.last_used_at,
+        windows: usage.windows,
+    });
     Ok(Json(view))
 }
 
-#[utoipa::path(patch, path = "/v1/keys/{id}", tag = "keys", security(("management_key" = [])), params(("id" = String, Path,)), request_body = PatchKey,
-    responses((status = 200, body = super::openapi::KeyResponse), (status = 400, description = "Invalid input, naming the field", body = super::openapi::ProblemDetails), (status = 401, description = "No or bad management key", body = super::openapi::ProblemDetails), (status = 404, body = super::openapi::ProblemDetails), (status = 409, description = "Revoked or expired", body = super::openapi::ProblemDetails)))]
+#[utoipa::path(patch, path = "/v1/keys/{id}", tag = "keys", operation_id = "update_key", security(("management_key" = [])), params(("id" = String, Path, pattern = "^key_[A-Za-z0-9]{20}$")), request_body = PatchKey,
+    responses((status = 200, description = "The changed key", body = KeyView),
+        (status = 409, description = "The key is revoked or expired", body = super::openapi::ProblemDetails, content_type = "application/problem+json")))]
 pub async fn patch(
     State(state): State<Arc<AppState>>,
     manager: Manager,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<PatchKey>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<KeyView>, Problem> {
+    let id = key_id(&id)?;
     let update = Update {
-        name: body.name,
-        scopes: body.scopes,
+        name: body.name.as_deref().map(KeyName::parse).transpose()?,
+        scopes: body
+            .scopes
+            .map(|s| Scopes::parse(s, state.keys.catalog()))
+            .transpose()?,
         expires_at: match body.expires_at {
             None => None,
             Some(None) => Some(None),
             Some(Some(text)) => Some(Some(expiry(&text)?)),
         },
     };
-    let (keys, actor, limit) = (state.keys.clone(), manager.actor(), manager.key.account.clone());
-    let record = to_completion(async move { keys.update(&id, update, &actor, limit.as_deref()).await }).await?;
+    let keys = state.keys.clone();
+    let record =
+        to_completion(async move { keys.update(&id, update, &manager.actor, &manager.scope).await }).await?;
     Ok(Json(state.keys.view(&record)))
 }
 
-#[utoipa::path(post, path = "/v1/keys/{id}/revoke", tag = "keys", security(("management_key" = [])), params(("id" = String, Path,)), request_body(content = RevokeKey, description = "Optional"),
-    responses((status = 200, description = "Revoked (idempotent, permanent)", body = super::openapi::KeyResponse), (status = 404, body = super::openapi::ProblemDetails)))]
+#[utoipa::path(post, path = "/v1/keys/{id}/revoke", tag = "keys", operation_id = "revoke_key", security(("management_key" = [])), params(("id" = String, Path, pattern = "^key_[A-Za-z0-9]{20}$")), request_body(content = Option<RevokeKey>, description = "Optional"),
+    responses((status = 200, description = "Revoked (idempotent, permanent)", body = KeyView)))]
 pub async fn revoke(
     State(state): State<Arc<AppState>>,
     manager: Manager,
     ApiPath(id): ApiPath<String>,
     body: Option<ApiJson<RevokeKey>>,
-) -> Result<Json<Value>, Problem> {
-    let body = body_or_default(body);
-    let (keys, actor, limit) = (state.keys.clone(), manager.actor(), manager.key.account.clone());
+) -> Result<Json<KeyView>, Problem> {
+    let id = key_id(&id)?;
+    let reason = body_or_default(body)
+        .reason
+        .as_deref()
+        .map(RevokeReason::parse)
+        .transpose()?;
+    let keys = state.keys.clone();
     let record =
-        to_completion(async move { keys.revoke(&id, body.reason.as_deref(), &actor, limit.as_deref()).await }).await?;
+        to_completion(async move { keys.revoke(&id, reason, &manager.actor, &manager.scope).await }).await?;
     Ok(Json(state.keys.view(&record)))
 }
 
-#[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", security(("management_key" = [])), params(("id" = String, Path,)), request_body(content = RotateKey, description = "Optional"),
-    responses((status = 201, description = "The new key; `key` is its plaintext", body = super::openapi::KeyResponse), (status = 404, body = super::openapi::ProblemDetails), (status = 409, body = super::openapi::ProblemDetails)))]
+#[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", operation_id = "rotate_key", security(("management_key" = [])), params(("id" = String, Path, pattern = "^key_[A-Za-z0-9]{20}$")), request_body(content = Option<RotateKey>, description = "Optional"),
+    responses((status = 201, description = "The new key; `key` is its plaintext, shown this once", body = KeyView),
+        (status = 409, description = "The key is revoked, expired or already rotated", body = super::openapi::ProblemDetails, content_type = "application/problem+json")))]
 pub async fn rotate(
     State(state): State<Arc<AppState>>,
     manager: Manager,
     ApiPath(id): ApiPath<String>,
     body: Option<ApiJson<RotateKey>>,
-) -> Result<Response, Problem> {
+) -> Result<(StatusCode, Json<KeyView>), Problem> {
+    let id = key_id(&id)?;
     let body = body_or_default(body);
-    let grace_period = match body.grace_period {
-        None => None,
-        Some(GracePeriod::Seconds(s)) => Some(s),
-        Some(GracePeriod::Text(t)) => Some(parse_duration(&t).ok_or_else(|| {
-            Problem::invalid(
-                "grace_period",
-                format!("grace_period: `{t}` is neither seconds nor a duration like 1h"),
-            )
-        })?),
-    };
-    let expires_at = body.expires_at.as_deref().map(expiry).transpose()?;
     let options = RotateOptions {
-        grace_period,
-        expires_at,
+        grace: match body.grace_period {
+            None => Grace::default(),
+            Some(GracePeriod::Seconds(s)) => Grace::seconds(s)?,
+            Some(GracePeriod::Text(t)) => Grace::parse(&t)?,
+        },
+        expires_at: body.expires_at.as_deref().map(expiry).transpose()?,
     };
-    let (keys, actor, limit) = (state.keys.clone(), manager.actor(), manager.key.account.clone());
+    let keys = state.keys.clone();
     let (old, new, secret) =
-        to_completion(async move { keys.rotate(&id, options, &actor, limit.as_deref()).await }).await?;
+        to_completion(async move { keys.rotate(&id, options, &manager.actor, &manager.scope).await }).await?;
     let mut view = state.keys.view(&new);
-    view["key"] = json!(secret.reveal());
-    view["rotated_from"] = json!(old.id);
-    view["old_key_expires_at"] = json!(old.expires_at);
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    view.key = Some(secret.reveal().to_owned());
+    view.rotated_from = Some(old.id.clone());
+    view.old_key_expires_at = old.expires_at;
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
-#[utoipa::path(get, path = "/v1/keys/{id}/usage", tag = "keys", security(("management_key" = [])), params(("id" = String, Path,)),
-    responses((status = 200, body = super::openapi::UsageResponse), (status = 404, body = super::openapi::ProblemDetails)))]
+#[utoipa::path(get, path = "/v1/keys/{id}/usage", tag = "keys", operation_id = "key_usage", security(("management_key" = [])), params(("id" = String, Path, pattern = "^key_[A-Za-z0-9]{20}$")),
+    responses((status = 200, description = "Usage of the last 30 days", body = Usage)))]
 pub async fn usage(
     State(state): State<Arc<AppState>>,
     manager: Manager,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Value>, Problem> {
-    let (_, usage) = key_and_usage(&state, &manager, &id).await?;
-    Ok(Json(serde_json::to_value(usage).unwrap_or_default()))
+) -> Result<Json<Usage>, Problem> {
+    let record = state.keys.get(&key_id(&id)?, &manager.scope).await?;
+    Ok(Json(state.usage.of(&record, Millis::now()).await?))
 }
 
-#[utoipa::path(get, path = "/v1/audit", tag = "keys", security(("management_key" = [])), params(("account" = Option<String>, Query,), ("key_id" = Option<String>, Query,), ("limit" = Option<u32>, Query,), ("cursor" = Option<String>, Query,)),
-    responses((status = 200, description = "Audit events, newest first")))]
+#[utoipa::path(get, path = "/v1/audit", tag = "keys", operation_id = "list_audit", security(("management_key" = [])), params(ListAudit),
+    responses((status = 200, description = "Audit events, newest first", body = Page<AuditEvent>)))]
 pub async fn audit(
     State(state): State<Arc<AppState>>,
     manager: Manager,
     ApiQuery(q): ApiQuery<ListAudit>,
-) -> Result<Json<Value>, Problem> {
-    let Ok(account) = manager.list_scope(q.account.as_deref()) else {
-        return Ok(Json(json!({ "items": [], "next_cursor": null })));
+) -> Result<Json<Page<AuditEvent>>, Problem> {
+    let (limit, cursor) = paging(q.limit.as_deref(), q.cursor.as_deref())?;
+    let account = account(q.account.as_deref())?;
+    let key_id = match q.key_id.as_deref().map(KeyId::parse).transpose() {
+        Ok(id) => id,
+        // An id no key can have has no events.
+        Err(_) => {
+            return Ok(Json(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            }))
+        }
     };
     let page = state
         .keys
-        .audit(account, q.key_id.as_deref(), q.limit, q.cursor.as_deref())
+        .audit(&manager.scope, account.as_ref(), key_id.as_ref(), limit, cursor)
         .await?;
-    Ok(Json(serde_json::to_value(page).unwrap_or_default()))
+    Ok(Json(page))
 }
 
-#[utoipa::path(get, path = "/v1/catalog", tag = "catalog", security(("management_key" = [])), responses((status = 200, description = "The loaded catalog")))]
-pub async fn catalog(State(state): State<Arc<AppState>>, _manager: Manager) -> Json<Value> {
-    Json(serde_json::to_value(state.keys.catalog().document()).unwrap_or_default())
+#[utoipa::path(get, path = "/v1/catalog", tag = "catalog", operation_id = "get_catalog", security(("management_key" = [])),
+    responses((status = 200, description = "The loaded catalog (the JSON export)", body = Object)))]
+pub async fn catalog(State(state): State<Arc<AppState>>, _manager: Manager) -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        state.catalog_json.clone(),
+    )
 }

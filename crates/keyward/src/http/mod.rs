@@ -21,17 +21,51 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get, post};
 use axum::Router;
 
+use axum::body::Bytes;
+
 use crate::config::ServerConfig;
 use crate::keys::KeyService;
-use crate::usage::Recorder;
+use crate::readiness::Readiness;
+use crate::store::Store;
+use crate::usage::{Recorder, UsageService};
 use crate::verify::Verifier;
 
+/// What the handlers share: the services (never the store itself) and what
+/// is rendered once.
 pub struct AppState {
     pub keys: KeyService,
     pub verifier: Arc<Verifier>,
-    pub usage: Arc<Recorder>,
+    pub usage: UsageService,
+    pub readiness: Readiness,
     pub metrics: metrics::Metrics,
     pub config: ServerConfig,
+    /// `GET /v1/catalog`'s answer.
+    pub catalog_json: Bytes,
+    /// `GET /openapi.json`'s answer.
+    pub openapi_json: Bytes,
+}
+
+impl AppState {
+    /// The services of one node over `store`; changes made through its key
+    /// service are told to `verifier` at once.
+    pub fn new(
+        store: &Store,
+        verifier: Arc<Verifier>,
+        recorder: Arc<Recorder>,
+        config: ServerConfig,
+    ) -> Result<AppState, String> {
+        let catalog = verifier.catalog().clone();
+        Ok(AppState {
+            keys: KeyService::new(store.clone(), catalog.clone()).with_listener(verifier.clone()),
+            usage: UsageService::new(recorder, store.clone(), catalog.clone()),
+            readiness: Readiness::new(store.clone()),
+            metrics: metrics::Metrics::new().map_err(|e| e.to_string())?,
+            config,
+            catalog_json: Bytes::from(keyward_scopes::export::to_json(&catalog)),
+            openapi_json: Bytes::from(openapi::document(&catalog)),
+            verifier,
+        })
+    }
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -54,6 +88,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(openapi::openapi_json))
         .fallback(|| async { problem::Problem::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            problem::Problem::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "this endpoint does not take this method (the Allow header lists those it takes)",
+            )
+        })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(limits::reject_long_uris))
         .with_state(state)

@@ -17,7 +17,7 @@ pub async fn healthz() -> &'static str {
 
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "Storage reachable"), (status = 503, description = "Storage unreachable")))]
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<&'static str, Problem> {
-    state.keys.store().ping().await.map_err(|_| Problem::unavailable())?;
+    state.readiness.check().await.map_err(|_| Problem::unavailable())?;
     Ok("ready")
 }
 
@@ -27,7 +27,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let text = state.metrics.render(
         stats.cache_hits.load(Relaxed),
         stats.cache_misses.load(Relaxed),
-        state.usage.flush_lag(),
+        state.usage.recorder().flush_lag(),
     );
     (
         StatusCode::OK,

@@ -67,7 +67,7 @@ impl Problem {
 impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Problem {
         match e {
-            StoreError::Unavailable(_) | StoreError::Busy => {
+            StoreError::Unavailable(_) | StoreError::Busy | StoreError::TimedOut => {
                 tracing::warn!(error = %e, "storage unavailable");
                 Problem::unavailable()
             }
@@ -85,6 +85,7 @@ impl From<KeyError> for Problem {
             KeyError::Invalid { field, message } => Problem::invalid(field, format!("{field}: {message}")),
             KeyError::NotFound(id) => Problem::not_found(format!("no key `{id}`")),
             KeyError::Conflict(message) => Problem::new(StatusCode::CONFLICT, message),
+            e @ KeyError::OutOfScope(_) => Problem::new(StatusCode::FORBIDDEN, e.to_string()),
             KeyError::Store(e) => e.into(),
         }
     }

@@ -149,7 +149,7 @@ fn record_usage(state: &AppState, key: &CachedKey, code: Code, decision: Option<
         .filter(|_| code == Code::Valid)
         .into_iter()
         .flat_map(|d| d.required_ids());
-    state.usage.record(&key.id_arc, code, scopes, now);
+    state.usage.recorder().record(&key.id_arc, code, scopes, now);
 }
 
 #[utoipa::path(post, path = "/v1/verify", tag = "verification",

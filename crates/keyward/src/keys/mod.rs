@@ -2,10 +2,22 @@
 //! the lifecycle rules ([`service`]): create, update, revoke, rotate, with an
 //! audit event for every change.
 
+pub mod account;
+pub mod audit;
+mod error;
+pub mod fields;
 pub mod format;
+pub mod management;
+pub mod paging;
 pub mod record;
 pub mod service;
+pub mod view;
 
 pub use format::{KeyHash, KeySecret, Malformed};
-pub use record::{AuditEvent, KeyRecord, ManagementKeyRecord, Page, Status, StatusFilter};
-pub use service::{KeyError, KeyService, NewKey, RotateOptions, Update};
+pub use account::{AccountId, AccountScope};
+pub use paging::{Cursor, Limit, Page};
+pub use record::{AuditEvent, KeyRecord, ManagementKeyRecord, Status, StatusFilter};
+pub use view::{KeyView, UsageTotals};
+pub use error::KeyError;
+pub use fields::{Grace, KeyId, KeyName, Metadata, RevokeReason, Scopes};
+pub use service::{KeyChangeListener, KeyService, NewKey, RotateOptions, Update};

@@ -6,7 +6,8 @@ use serde::Serialize;
 use super::format::KeyHash;
 use crate::time::Millis;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// A key's status: revoked wins over expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Active,
@@ -92,7 +93,7 @@ pub struct ManagementKeyRecord {
     pub id: String,
     pub name: String,
     /// The one account this key may act on, if limited.
-    pub account: Option<String>,
+    pub account: Option<super::AccountId>,
     pub start: String,
     pub created_at: Millis,
     pub created_by: String,
@@ -102,23 +103,22 @@ pub struct ManagementKeyRecord {
 }
 
 /// One entry of the append-only audit trail.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub id: String,
+    #[schema(value_type = String, format = DateTime)]
     pub at: Millis,
+    /// Who made the change: `management_key:<id>`, `cli:<user>`, ...
     pub actor: String,
     /// `key.created`, `key.updated`, `key.revoked`, `key.rotated`,
     /// `management_key.created`, `management_key.revoked`.
     pub action: String,
     pub account: Option<String>,
     pub key_id: Option<String>,
+    /// The key's fields before the change.
+    #[schema(value_type = Option<Object>)]
     pub before: Option<serde_json::Value>,
+    /// The key's fields after the change.
+    #[schema(value_type = Option<Object>)]
     pub after: Option<serde_json::Value>,
-}
-
-/// A page of a listing, newest first, with the cursor of the next page.
-#[derive(Debug, Clone, Serialize)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
 }

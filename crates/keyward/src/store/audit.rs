@@ -4,9 +4,10 @@
 
 use sqlx::FromRow;
 
-use super::keys::{decode_cursor, encode_cursor, sqlite_compatible};
+use super::keys::{confined, sqlite_compatible};
 use super::{Store, StoreError};
-use crate::keys::record::{AuditEvent, Page};
+use crate::keys::record::AuditEvent;
+use crate::keys::{AccountScope, Cursor, Limit, Page};
 use crate::time::Millis;
 
 /// Inserts an audit event in the transaction `$tx` of store `$store`; on
@@ -62,15 +63,16 @@ fn parse_json(id: &str, text: Option<String>) -> Result<Option<serde_json::Value
 }
 
 impl Store {
-    /// Events newest first, by account and/or key.
+    /// Events newest first, within `scope`, of one key if `key_id` is
+    /// given.
     pub async fn list_audit(
         &self,
-        account: Option<&str>,
+        scope: &AccountScope,
         key_id: Option<&str>,
-        limit: u32,
-        cursor: Option<&str>,
+        limit: Limit,
+        cursor: Option<Cursor>,
     ) -> Result<Page<AuditEvent>, StoreError> {
-        let cursor = cursor.and_then(decode_cursor);
+        let limit = limit.get();
         let sql = sqlite_compatible(
             self,
             "SELECT seq, id, at, actor, action, account, key_id, before, after FROM audit_events \
@@ -78,9 +80,9 @@ impl Store {
              AND ($3::bigint IS NULL OR seq < $3) ORDER BY seq DESC LIMIT $4",
         );
         let rows: Vec<EventRow> = on_backend!(self, pool => sqlx::query_as(&sql)
-            .bind(account)
+            .bind(confined(scope))
             .bind(key_id)
-            .bind(cursor)
+            .bind(cursor.map(Cursor::position))
             .bind(i64::from(limit) + 1)
             .fetch_all(pool)
             .await?);
@@ -102,7 +104,7 @@ impl Store {
         }
         Ok(Page {
             items,
-            next_cursor: if more { last.map(encode_cursor) } else { None },
+            next_cursor: if more { last.map(Cursor::after) } else { None },
         })
     }
 }

@@ -3,8 +3,8 @@
 use sqlx::FromRow;
 
 use super::{Store, StoreError};
-use crate::keys::record::{AuditEvent, KeyRecord, Page, StatusFilter};
-use crate::keys::KeyHash;
+use crate::keys::record::{AuditEvent, KeyRecord, StatusFilter};
+use crate::keys::{AccountId, AccountScope, Cursor, KeyHash, Limit, Page};
 use crate::time::Millis;
 
 const KEY_COLUMNS: &str = "seq, id, account, name, environment, scopes, start, metadata, created_at, created_by, \
@@ -75,25 +75,6 @@ pub struct NewKeyRow<'a> {
     pub expires_at: Option<Millis>,
 }
 
-/// The changes a PATCH may make. There is deliberately no field for the
-/// revocation: only [`Store::revoke_key`] touches it, and only to set it.
-#[derive(Debug, Clone, Default)]
-pub struct KeyChanges {
-    pub name: Option<String>,
-    pub scopes: Option<Vec<String>>,
-    /// `Some(None)` clears the expiry.
-    pub expires_at: Option<Option<Millis>>,
-}
-
-/// Why a change was refused by the store's own checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    NotFound,
-    Revoked,
-    Expired,
-    AlreadyRotated,
-}
-
 fn json(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
 }
@@ -131,17 +112,8 @@ fn status_condition(status: StatusFilter) -> &'static str {
     }
 }
 
-/// Page cursors are the `seq` of the last item, opaque to clients.
-pub(crate) fn encode_cursor(seq: i64) -> String {
-    format!("c{seq}")
-}
-
-pub fn decode_cursor(cursor: &str) -> Option<i64> {
-    cursor.strip_prefix('c')?.parse().ok().filter(|s: &i64| *s > 0)
-}
-
 impl Store {
-    /// A key by id (`$1`), within an account limit (`$2`, or NULL).
+    /// A key by id (`$1`), within an account (`$2`, or NULL for all).
     fn key_by_id_sql(&self) -> String {
         sqlite_compatible(
             self,
@@ -154,17 +126,16 @@ impl Store {
             insert_key!(tx, key);
             super::audit::insert_event!(self, tx, event);
         });
-        self.get_key(key.id, None)
+        self.get_key(key.id, &AccountScope::operator())
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("key {} vanished", key.id)))
     }
 
-    /// One key; `None` if it does not exist or belongs to another account
-    /// than `account_limit`.
-    pub async fn get_key(&self, id: &str, account_limit: Option<&str>) -> Result<Option<KeyRecord>, StoreError> {
+    /// One key; `None` if it does not exist or is out of `scope`.
+    pub async fn get_key(&self, id: &str, scope: &AccountScope) -> Result<Option<KeyRecord>, StoreError> {
         let sql = self.key_by_id_sql();
         let row: Option<KeyRow> =
-            on_backend!(self, pool => sqlx::query_as(&sql).bind(id).bind(account_limit).fetch_optional(pool).await?);
+            on_backend!(self, pool => sqlx::query_as(&sql).bind(id).bind(confined(scope)).fetch_optional(pool).await?);
         row.map(KeyRow::into_record).transpose()
     }
 
@@ -180,12 +151,13 @@ impl Store {
     /// returned, so keys added meanwhile never shift a later page.
     pub async fn list_keys(
         &self,
-        account: Option<&str>,
+        scope: &AccountScope,
         status: StatusFilter,
-        limit: u32,
-        cursor: Option<i64>,
+        limit: Limit,
+        cursor: Option<Cursor>,
         now: Millis,
     ) -> Result<Page<KeyRecord>, StoreError> {
+        let limit = limit.get();
         let sql = format!(
             "SELECT {KEY_COLUMNS} FROM keys WHERE ($1::text IS NULL OR account = $1) AND ($2::bigint IS NULL OR seq < $2) \
              AND {} ORDER BY seq DESC LIMIT $3",
@@ -193,8 +165,8 @@ impl Store {
         );
         let sql = sqlite_compatible(self, &sql);
         let rows: Vec<KeyRow> = on_backend!(self, pool => sqlx::query_as(&sql)
-            .bind(account)
-            .bind(cursor)
+            .bind(confined(scope))
+            .bind(cursor.map(Cursor::position))
             .bind(i64::from(limit) + 1)
             .bind(now.0)
             .fetch_all(pool)
@@ -206,31 +178,27 @@ impl Store {
             last_seq = Some(row.seq);
             items.push(row.into_record()?);
         }
-        let next_cursor = if more { last_seq.map(encode_cursor) } else { None };
+        let next_cursor = if more { last_seq.map(Cursor::after) } else { None };
         Ok(Page { items, next_cursor })
     }
 
-    /// Applies `changes` to an active key and records `event` (whose
-    /// `before`/`after` the caller fills from the records given to `audit`).
-    pub async fn update_key(
+    /// Changes a key as `decide` says, given the key locked: it returns the
+    /// record to write (name, grants, expiry) and its audit event, or why
+    /// not. `None` if there is no such key in `scope`.
+    pub async fn update_key<E>(
         &self,
         id: &str,
-        account_limit: Option<&str>,
-        now: Millis,
-        changes: &KeyChanges,
-        audit: impl FnOnce(&KeyRecord, &KeyRecord) -> AuditEvent,
-    ) -> Result<Result<KeyRecord, Refusal>, StoreError> {
+        scope: &AccountScope,
+        decide: impl FnOnce(&KeyRecord) -> Result<(KeyRecord, AuditEvent), E>,
+    ) -> Result<Option<Result<KeyRecord, E>>, StoreError> {
         let select = self.key_by_id_sql();
         write_tx!(self, tx, lock => {
-            let row: Option<KeyRow> = sqlx::query_as(&format!("{select}{lock}")).bind(id).bind(account_limit).fetch_optional(&mut *tx).await?;
-            let Some(before) = row.map(KeyRow::into_record).transpose()? else { return Ok(Err(Refusal::NotFound)) };
-            if let Some(refusal) = refuse_change(&before, now) {
-                return Ok(Err(refusal));
-            }
-            let mut after = before.clone();
-            if let Some(name) = &changes.name { after.name = name.clone(); }
-            if let Some(scopes) = &changes.scopes { after.scopes = scopes.clone(); }
-            if let Some(expires_at) = changes.expires_at { after.expires_at = expires_at; }
+            let row: Option<KeyRow> = sqlx::query_as(&format!("{select}{lock}")).bind(id).bind(confined(scope)).fetch_optional(&mut *tx).await?;
+            let Some(before) = row.map(KeyRow::into_record).transpose()? else { return Ok(None) };
+            let (after, event) = match decide(&before) {
+                Ok(decided) => decided,
+                Err(e) => return Ok(Some(Err(e))),
+            };
             sqlx::query("UPDATE keys SET name = $2, scopes = $3, expires_at = $4 WHERE id = $1 AND revoked_at IS NULL")
                 .bind(id)
                 .bind(&after.name)
@@ -238,90 +206,76 @@ impl Store {
                 .bind(after.expires_at.map(|m| m.0))
                 .execute(&mut *tx)
                 .await?;
-            let event = audit(&before, &after);
             super::audit::insert_event!(self, tx, &event);
-            Ok(Ok(after))
+            Ok(Some(Ok(after)))
         })
     }
 
-    /// Revokes a key: permanent and idempotent (revoking a revoked key
-    /// changes nothing and records nothing). `None` if not found.
+    /// Revokes a key if `decide`, given the key locked, returns the revoked
+    /// record and its event (`None`: nothing to write, the answer is the
+    /// key as it is). Revocation only ever sets `revoked_at` (the schema
+    /// refuses clearing it). `None` if there is no such key in `scope`.
     pub async fn revoke_key(
         &self,
         id: &str,
-        account_limit: Option<&str>,
-        at: Millis,
-        by: &str,
-        reason: Option<&str>,
-        audit: impl FnOnce(&KeyRecord) -> AuditEvent,
+        scope: &AccountScope,
+        decide: impl FnOnce(&KeyRecord) -> Option<(KeyRecord, AuditEvent)>,
     ) -> Result<Option<KeyRecord>, StoreError> {
         let select = self.key_by_id_sql();
         // The answer is built from the locked row, not read again after the
         // commit: a committed revocation always reaches the caller (who
         // clears caches with it).
         write_tx!(self, tx, lock => {
-            let row: Option<KeyRow> = sqlx::query_as(&format!("{select}{lock}")).bind(id).bind(account_limit).fetch_optional(&mut *tx).await?;
+            let row: Option<KeyRow> = sqlx::query_as(&format!("{select}{lock}")).bind(id).bind(confined(scope)).fetch_optional(&mut *tx).await?;
             let Some(before) = row.map(KeyRow::into_record).transpose()? else { return Ok(None) };
-            let mut after = before.clone();
-            if before.revoked_at.is_none() {
-                after.revoked_at = Some(at);
-                after.revoked_by = Some(by.to_owned());
-                after.revoke_reason = reason.map(str::to_owned);
-                sqlx::query("UPDATE keys SET revoked_at = $2, revoked_by = $3, revoke_reason = $4 WHERE id = $1 AND revoked_at IS NULL")
-                    .bind(id)
-                    .bind(at.0)
-                    .bind(by)
-                    .bind(reason)
-                    .execute(&mut *tx)
-                    .await?;
-                let event = audit(&before);
-                super::audit::insert_event!(self, tx, &event);
-            }
+            let Some((after, event)) = decide(&before) else { return Ok(Some(before)) };
+            sqlx::query("UPDATE keys SET revoked_at = $2, revoked_by = $3, revoke_reason = $4 WHERE id = $1 AND revoked_at IS NULL")
+                .bind(id)
+                .bind(after.revoked_at.map(|m| m.0))
+                .bind(&after.revoked_by)
+                .bind(&after.revoke_reason)
+                .execute(&mut *tx)
+                .await?;
+            super::audit::insert_event!(self, tx, &event);
             Ok(Some(after))
         })
     }
 
-    /// Rotation: inserts the new key and shortens the old one's life, in one
-    /// transaction. Refused on a revoked, expired or already rotated key.
-    pub async fn rotate_key(
+    /// Rotation, in one transaction: `decide`, given the old key locked,
+    /// returns the new key, the old key's new expiry and the events, or why
+    /// not. Inserts the new key and points the old one at it. `None` if
+    /// there is no such key in `scope`; else the old and new records.
+    pub async fn rotate_key<E>(
         &self,
         id: &str,
-        account_limit: Option<&str>,
-        now: Millis,
-        rows: impl FnOnce(&KeyRecord) -> Result<RotationRowsOwned, StoreError>,
-        audit: impl FnOnce(&KeyRecord, &KeyRecord) -> Vec<AuditEvent>,
-    ) -> Result<Result<(KeyRecord, KeyRecord), Refusal>, StoreError> {
+        scope: &AccountScope,
+        decide: impl FnOnce(&KeyRecord) -> Result<(Rotation, Vec<AuditEvent>), E>,
+    ) -> Result<Option<Result<(KeyRecord, KeyRecord), E>>, StoreError> {
         let select = self.key_by_id_sql();
         let new_id = write_tx!(self, tx, lock => {
-            let row: Option<KeyRow> = sqlx::query_as(&format!("{select}{lock}")).bind(id).bind(account_limit).fetch_optional(&mut *tx).await?;
-            let Some(old) = row.map(KeyRow::into_record).transpose()? else { return Ok(Err(Refusal::NotFound)) };
-            if let Some(refusal) = refuse_change(&old, now) {
-                return Ok(Err(refusal));
-            }
-            if old.rotated_to.is_some() {
-                return Ok(Err(Refusal::AlreadyRotated));
-            }
-            let owned = rows(&old)?;
-            let new_key = owned.as_row();
+            let row: Option<KeyRow> = sqlx::query_as(&format!("{select}{lock}")).bind(id).bind(confined(scope)).fetch_optional(&mut *tx).await?;
+            let Some(old) = row.map(KeyRow::into_record).transpose()? else { return Ok(None) };
+            let (rotation, events) = match decide(&old) {
+                Ok(decided) => decided,
+                Err(e) => return Ok(Some(Err(e))),
+            };
+            let new_key = rotation.as_row();
             insert_key!(tx, new_key);
             sqlx::query("UPDATE keys SET expires_at = $2, rotated_to = $3 WHERE id = $1 AND revoked_at IS NULL")
                 .bind(id)
-                .bind(owned.old_expires_at.0)
-                .bind(&owned.id)
+                .bind(rotation.old_expires_at.0)
+                .bind(&rotation.id)
                 .execute(&mut *tx)
                 .await?;
-            let mut old_after = old.clone();
-            old_after.expires_at = Some(owned.old_expires_at);
-            old_after.rotated_to = Some(owned.id.clone());
-            for event in audit(&old, &old_after) {
-                super::audit::insert_event!(self, tx, &event);
+            for event in &events {
+                super::audit::insert_event!(self, tx, event);
             }
-            owned.id
+            rotation.id
         });
-        let old = self.get_key(id, account_limit).await?;
-        let new = self.get_key(&new_id, account_limit).await?;
+        let old = self.get_key(id, scope).await?;
+        let new = self.get_key(&new_id, scope).await?;
         match (old, new) {
-            (Some(old), Some(new)) => Ok(Ok((old, new))),
+            (Some(old), Some(new)) => Ok(Some(Ok((old, new)))),
             _ => Err(StoreError::Corrupt(format!("rotation of {id} lost a key"))),
         }
     }
@@ -336,8 +290,9 @@ impl Store {
     }
 }
 
-/// An owned new key for rotation (built inside the transaction).
-pub struct RotationRowsOwned {
+/// What a rotation writes: the new key (built inside the transaction) and
+/// the old key's new expiry.
+pub struct Rotation {
     pub id: String,
     pub account: String,
     pub name: String,
@@ -352,7 +307,7 @@ pub struct RotationRowsOwned {
     pub old_expires_at: Millis,
 }
 
-impl RotationRowsOwned {
+impl Rotation {
     fn as_row(&self) -> NewKeyRow<'_> {
         NewKeyRow {
             id: &self.id,
@@ -370,13 +325,9 @@ impl RotationRowsOwned {
     }
 }
 
-fn refuse_change(key: &KeyRecord, now: Millis) -> Option<Refusal> {
-    use crate::keys::record::Status;
-    match key.status(now) {
-        Status::Revoked => Some(Refusal::Revoked),
-        Status::Expired => Some(Refusal::Expired),
-        Status::Active => None,
-    }
+/// The account filter of a scope: `$n::text IS NULL OR account = $n`.
+pub(crate) fn confined(scope: &AccountScope) -> Option<&str> {
+    scope.confined_to().map(AccountId::as_str)
 }
 
 /// SQLite has no `::type` casts; PostgreSQL needs them to type a NULL

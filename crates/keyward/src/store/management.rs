@@ -28,7 +28,7 @@ impl From<Row> for ManagementKeyRecord {
         ManagementKeyRecord {
             id: r.id,
             name: r.name,
-            account: r.account,
+            account: r.account.map(crate::keys::AccountId::stored),
             start: r.start,
             created_at: Millis(r.created_at),
             created_by: r.created_by,

@@ -60,7 +60,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-pub use keys::{decode_cursor, KeyChanges, NewKeyRow, Refusal, RotationRowsOwned};
+pub use keys::{NewKeyRow, Rotation};
 pub use management::NewManagementKey;
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +75,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("storage is busy: too many lookups waiting")]
     Busy,
+    #[error("storage did not answer in time")]
+    TimedOut,
     #[error("the OS random generator failed: {0}")]
     Random(getrandom::Error),
 }

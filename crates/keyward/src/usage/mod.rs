@@ -2,16 +2,17 @@
 //! in-memory map; a background task flushes it as additive upserts every
 //! second and on shutdown. The usage answer adds this node's unflushed
 //! counts to the stored ones, without counting a batch twice while it is
-//! being written.
+//! being written (`report.rs`).
+
+mod report;
+pub use report::{Day, Usage, UsageService, Window, Windows};
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use keyward_scopes::{Catalog, ScopeId};
 use rustc_hash::FxHashMap;
-use serde::Serialize;
 
-use crate::keys::KeyRecord;
 use crate::store::{Store, StoreError};
 use crate::time::Millis;
 use crate::verify::Code;
@@ -164,121 +165,4 @@ pub async fn flush_loop(
     if let Err(e) = recorder.flush(&store, &catalog).await {
         tracing::error!(error = %e, "final usage flush failed");
     }
-}
-
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
-pub struct Window {
-    pub allowed: u64,
-    pub denied: u64,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Day {
-    pub date: String,
-    pub allowed: u64,
-    pub denied: u64,
-}
-
-/// A key's usage (DESIGN.md section 4).
-#[derive(Debug, Clone, Serialize)]
-pub struct Usage {
-    pub key_id: String,
-    pub last_used_at: Option<Millis>,
-    pub windows: indexmap::IndexMap<&'static str, Window>,
-    pub daily: Vec<Day>,
-    pub scopes_used: indexmap::IndexMap<String, u64>,
-    pub unused_scopes: Vec<String>,
-    pub suggested_scopes: Vec<String>,
-}
-
-/// Stored hourly rows plus this node's unflushed counts, folded into the
-/// usage answer.
-pub async fn usage(
-    recorder: &Recorder,
-    store: &Store,
-    catalog: &Catalog,
-    key: &KeyRecord,
-    now: Millis,
-) -> Result<Usage, StoreError> {
-    let since = now.0 - 30 * DAY_MS;
-    // Hold the in-flight batch while reading the store so that a batch is
-    // counted either as stored or as unflushed, never both.
-    let (guard, unflushed) = recorder.unflushed(&key.id).await;
-    let (mut hours, mut scopes) = store.usage_rows(&key.id, since).await?;
-    drop(guard);
-    let mut last_used = key.last_used_at;
-    for (hour, bucket) in unflushed {
-        if hour < since {
-            continue;
-        }
-        let entry = hours.entry(hour).or_default();
-        entry.allowed += bucket.allowed;
-        entry.denied += bucket.denied;
-        for (id, n) in bucket.scopes {
-            *scopes.entry(catalog.scope_name(id).to_owned()).or_insert(0) += n;
-        }
-        last_used = match (last_used, bucket.last_allowed) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-    }
-    let mut windows = indexmap::IndexMap::new();
-    for (label, span) in [("24h", DAY_MS), ("7d", 7 * DAY_MS), ("30d", 30 * DAY_MS)] {
-        let mut w = Window::default();
-        for (hour, counts) in &hours {
-            if *hour + HOUR_MS > now.0 - span {
-                w.allowed += counts.allowed;
-                w.denied += counts.denied;
-            }
-        }
-        windows.insert(label, w);
-    }
-    let mut daily = Vec::new();
-    let today = now.0 - now.0.rem_euclid(DAY_MS);
-    for d in (0..30).rev() {
-        let start = today - d * DAY_MS;
-        let mut day = Day {
-            date: Millis(start).to_rfc3339()[..10].to_owned(),
-            allowed: 0,
-            denied: 0,
-        };
-        for counts in hours.range(start..start + DAY_MS).map(|(_, c)| c) {
-            day.allowed += counts.allowed;
-            day.denied += counts.denied;
-        }
-        daily.push(day);
-    }
-    // Scopes in catalog order; names the catalog no longer has at the end.
-    let mut used_ids: Vec<ScopeId> = scopes.keys().filter_map(|s| catalog.scope_id(s)).collect();
-    used_ids.sort_unstable();
-    let mut scopes_used = indexmap::IndexMap::new();
-    for id in &used_ids {
-        let name = catalog.scope_name(*id);
-        scopes_used.insert(name.to_owned(), scopes.get(name).copied().unwrap_or(0));
-    }
-    for (name, n) in &scopes {
-        if catalog.scope_id(name).is_none() {
-            scopes_used.insert(name.clone(), *n);
-        }
-    }
-    let unused_scopes = key
-        .scopes
-        .iter()
-        .filter(|grant| {
-            let covered = catalog.compile_grants(std::slice::from_ref(*grant));
-            let used = covered.effective().any(|id| used_ids.contains(&id));
-            !used
-        })
-        .cloned()
-        .collect();
-    let suggested_scopes = used_ids.iter().map(|id| catalog.scope_name(*id).to_owned()).collect();
-    Ok(Usage {
-        key_id: key.id.clone(),
-        last_used_at: last_used,
-        windows,
-        daily,
-        scopes_used,
-        unused_scopes,
-        suggested_scopes,
-    })
 }

@@ -3,11 +3,12 @@
 //! keys, and the schema's own refusal to reactivate or delete.
 
 use keyward::keys::format::{self, KeyHash};
-use keyward::keys::{KeyError, KeyService, NewKey, RotateOptions, Status, StatusFilter, Update};
+use keyward::keys::{KeyError, Status, StatusFilter};
 use keyward::store::{NewKeyRow, Store};
 use keyward::time::Millis;
 use serde_json::json;
 
+use crate::service_calls::{Calls, NewKey, RotateOptions, Update};
 use crate::support::{on_both_stores, TestStore};
 
 fn new_key(account: &str, name: &str, scopes: &[&str]) -> NewKey {
@@ -32,7 +33,7 @@ fn invalid_field<T>(result: Result<T, KeyError>) -> (&'static str, String) {
 /// Inserts a key directly with an expiry in the past (the service refuses to).
 async fn insert_expired(store: &Store, account: &str) -> String {
     let secret = format::generate("cs", "live").unwrap();
-    let id = keyward::keys::service::new_id("key").unwrap();
+    let id = keyward::keys::audit::new_id("key").unwrap();
     let row = NewKeyRow {
         id: &id,
         account,
@@ -47,7 +48,7 @@ async fn insert_expired(store: &Store, account: &str) -> String {
         expires_at: Some(Millis(2000)),
     };
     let event = keyward::keys::AuditEvent {
-        id: keyward::keys::service::new_id("evt").unwrap(),
+        id: keyward::keys::audit::new_id("evt").unwrap(),
         at: Millis(1000),
         actor: "test".into(),
         action: "key.created".into(),
@@ -61,7 +62,7 @@ async fn insert_expired(store: &Store, account: &str) -> String {
 }
 
 async fn created_key_has_the_documented_format_and_record(t: &TestStore) {
-    let svc = t.service("coldsend");
+    let svc = Calls(t.service("coldsend"));
     let mut new = new_key("acme", "  CRM sync  ", &["campaigns:all", "leads:read"]);
     new.metadata = Some(json!({"team": "growth"}));
     new.environment = Some("test".into());
@@ -100,7 +101,7 @@ async fn created_key_has_the_documented_format_and_record(t: &TestStore) {
 }
 
 async fn the_default_environment_is_the_first_listed(t: &TestStore) {
-    let svc = t.service("coldsend");
+    let svc = Calls(t.service("coldsend"));
     let (record, secret) = svc.create(new_key("acme", "k", &["*"]), "t").await.unwrap();
     assert_eq!(record.environment, "live");
     assert!(secret.reveal().starts_with("cs_live_"));
@@ -110,7 +111,7 @@ async fn the_default_environment_is_the_first_listed(t: &TestStore) {
 /// and number at most 64, so `X-Keyward-Scopes` stays small; an account id
 /// of the whole grammar is accepted.
 async fn grants_are_deduplicated_and_bounded(t: &TestStore) {
-    let svc = t.service("coldsend");
+    let svc = Calls(t.service("coldsend"));
     let mut scopes = vec!["campaigns:read"; 3000];
     scopes.extend(["leads:read", "campaigns:read", "leads:read"]);
     let (record, _) = svc
@@ -137,10 +138,10 @@ async fn grants_are_deduplicated_and_bounded(t: &TestStore) {
     for i in 0..65 {
         source.push_str(&format!("[resources.r{i}]\nactions.read = \"r\"\n"));
     }
-    let catalog = KeyService::new(
+    let catalog = Calls(keyward::keys::KeyService::new(
         t.store.clone(),
         std::sync::Arc::new(keyward_scopes::Catalog::from_toml("many.toml", &source).unwrap()),
-    );
+    ));
     let many: Vec<String> = (0..65).map(|i| format!("r{i}:read")).collect();
     let refs: Vec<&str> = many.iter().map(String::as_str).collect();
     let (field, message) = invalid_field(catalog.create(new_key("acme", "k", &refs), "t").await);
@@ -150,7 +151,7 @@ async fn grants_are_deduplicated_and_bounded(t: &TestStore) {
 }
 
 async fn bad_input_is_refused_naming_the_field(t: &TestStore) {
-    let svc = t.service("coldsend");
+    let svc = Calls(t.service("coldsend"));
     let cases: Vec<(NewKey, &str, &str)> = vec![
         (new_key("acme", "", &["*"]), "name", "must not be empty"),
         (new_key("acme", "   ", &["*"]), "name", "must not be empty"),
@@ -222,7 +223,7 @@ async fn bad_input_is_refused_naming_the_field(t: &TestStore) {
         assert_eq!(f, field);
         assert!(message.contains(needle), "{field}: {message}");
     }
-    let voice = t.service("voice-agents");
+    let voice = Calls(t.service("voice-agents"));
     let (f, message) = invalid_field(voice.create(new_key("acme", "k", &["analytics:write"]), "t").await);
     assert_eq!(f, "scopes");
     assert!(
@@ -237,7 +238,7 @@ async fn bad_input_is_refused_naming_the_field(t: &TestStore) {
 }
 
 async fn unknown_ids_are_not_found(t: &TestStore) {
-    let svc = t.service("coldsend");
+    let svc = Calls(t.service("coldsend"));
     assert!(matches!(svc.get("key_nope", None).await, Err(KeyError::NotFound(_))));
     assert!(matches!(
         svc.revoke("key_nope", None, "t", None).await,
@@ -254,7 +255,7 @@ async fn unknown_ids_are_not_found(t: &TestStore) {
 }
 
 async fn an_account_limit_hides_other_accounts_keys(t: &TestStore) {
-    let svc = t.service("coldsend");
+    let svc = Calls(t.service("coldsend"));
     let (theirs, _) = svc.create(new_key("other", "k", &["*"]), "t").await.unwrap();
     assert!(matches!(
         svc.get(&theirs.id, Some("acme")).await,
@@ -281,7 +282,7 @@ async fn an_account_limit_hides_other_accounts_keys(t: &TestStore) {
 }
 
 async fn listing_is_newest_first_by_account_and_status_with_cursors(t: &TestStore) {
-    let svc = t.service("coldsend");
+    let svc = Calls(t.service("coldsend"));
     let mut ids = Vec::new();
     for i in 0..7 {
         let (k, _) = svc
@@ -319,11 +320,11 @@ async fn listing_is_newest_first_by_account_and_status_with_cursors(t: &TestStor
     let first = svc.list(Some("acme"), StatusFilter::All, Some(3), None).await.unwrap();
     svc.create(new_key("acme", "late", &["leads:read"]), "t").await.unwrap();
     let second = svc
-        .list(Some("acme"), StatusFilter::All, Some(3), first.next_cursor.as_deref())
+        .list(Some("acme"), StatusFilter::All, Some(3), first.next_cursor.map(|c| c.to_string()).as_deref())
         .await
         .unwrap();
     let third = svc
-        .list(Some("acme"), StatusFilter::All, Some(3), second.next_cursor.as_deref())
+        .list(Some("acme"), StatusFilter::All, Some(3), second.next_cursor.map(|c| c.to_string()).as_deref())
         .await
         .unwrap();
     assert_eq!(third.next_cursor, None);
@@ -341,7 +342,7 @@ async fn listing_is_newest_first_by_account_and_status_with_cursors(t: &TestStor
 }
 
 async fn update_renames_and_changes_grants_and_expiry(t: &TestStore) {
-    let svc = t.service("coldsend");
+    let svc = Calls(t.service("coldsend"));
     let (k, _) = svc.create(new_key("acme", "k", &["leads:read"]), "t").await.unwrap();
     let later = Millis::now().plus_seconds(3600);
     let update = Update {
@@ -413,7 +414,7 @@ async fn update_renames_and_changes_grants_and_expiry(t: &TestStore) {
 
 async fn a_key_with_a_stale_grant_can_still_be_renamed(t: &TestStore) {
     // Created under a catalog with `sender_accounts`, read under one without.
-    let old = t.service("coldsend");
+    let old = Calls(t.service("coldsend"));
     let (k, _) = old
         .create(new_key("acme", "k", &["sender_accounts:read", "leads:read"]), "t")
         .await
@@ -428,10 +429,10 @@ async fn a_key_with_a_stale_grant_can_still_be_renamed(t: &TestStore) {
         .filter(|block| !block.starts_with("resources.sender_accounts") && !block.contains("sender_accounts:"))
         .collect::<Vec<_>>()
         .join("\n[");
-    let newer = keyward::keys::KeyService::new(
+    let newer = Calls(keyward::keys::KeyService::new(
         t.store.clone(),
         std::sync::Arc::new(keyward_scopes::Catalog::from_toml("newer.toml", &trimmed).unwrap()),
-    );
+    ));
     assert_eq!(newer.stale_scopes(&k), ["sender_accounts:read"]);
     let renamed = newer
         .update(
@@ -467,7 +468,7 @@ async fn a_key_with_a_stale_grant_can_still_be_renamed(t: &TestStore) {
 }
 
 async fn revocation_is_permanent_idempotent_and_audited_once(t: &TestStore) {
-    let svc = t.service("coldsend");
+    let svc = Calls(t.service("coldsend"));
     let (k, _) = svc.create(new_key("acme", "k", &["leads:read"]), "t").await.unwrap();
     let revoked = svc
         .revoke(&k.id, Some("rotating staff"), "user:carol", None)
@@ -493,7 +494,7 @@ async fn revocation_is_permanent_idempotent_and_audited_once(t: &TestStore) {
 }
 
 async fn expired_keys_are_final(t: &TestStore) {
-    let svc = t.service("coldsend");
+    let svc = Calls(t.service("coldsend"));
     let id = insert_expired(&t.store, "acme").await;
     let k = svc.get(&id, None).await.unwrap();
     assert_eq!(k.status(Millis::now()), Status::Expired);
@@ -514,7 +515,7 @@ async fn expired_keys_are_final(t: &TestStore) {
 }
 
 async fn the_schema_refuses_to_reactivate_delete_or_rewrite_history(t: &TestStore) {
-    let svc = t.service("coldsend");
+    let svc = Calls(t.service("coldsend"));
     let (k, _) = svc.create(new_key("acme", "k", &["leads:read"]), "t").await.unwrap();
     svc.revoke(&k.id, None, "t", None).await.unwrap();
     let statements = [
@@ -541,7 +542,7 @@ async fn the_schema_refuses_to_reactivate_delete_or_rewrite_history(t: &TestStor
 }
 
 async fn rotation_makes_a_new_key_and_expires_the_old_one_at_once_by_default(t: &TestStore) {
-    let svc = t.service("coldsend");
+    let svc = Calls(t.service("coldsend"));
     let mut new = new_key("acme", "sync", &["leads:all", "campaigns:read"]);
     new.metadata = Some(json!({"owner": "ops"}));
     let (old, old_secret) = svc.create(new, "t").await.unwrap();
@@ -576,7 +577,7 @@ async fn rotation_makes_a_new_key_and_expires_the_old_one_at_once_by_default(t: 
 }
 
 async fn rotation_grace_never_extends_the_old_key(t: &TestStore) {
-    let svc = t.service("coldsend");
+    let svc = Calls(t.service("coldsend"));
     let soon = Millis::now().plus_seconds(60);
     let (k, _) = svc
         .create(
@@ -661,7 +662,7 @@ async fn rotation_grace_never_extends_the_old_key(t: &TestStore) {
 }
 
 async fn two_revokes_racing_record_one_revocation(t: &TestStore) {
-    let svc = t.service("coldsend");
+    let svc = Calls(t.service("coldsend"));
     for round in 0..5 {
         let (k, _) = svc
             .create(new_key("acme", &format!("k{round}"), &["leads:read"]), "t")
@@ -679,7 +680,7 @@ async fn two_revokes_racing_record_one_revocation(t: &TestStore) {
 }
 
 async fn a_rotate_racing_a_revoke_never_leaves_a_rotation_of_a_revoked_key(t: &TestStore) {
-    let svc = t.service("coldsend");
+    let svc = Calls(t.service("coldsend"));
     for round in 0..5 {
         let (k, _) = svc
             .create(new_key("acme", &format!("k{round}"), &["leads:read"]), "t")
@@ -718,7 +719,7 @@ async fn a_rotate_racing_a_revoke_never_leaves_a_rotation_of_a_revoked_key(t: &T
 }
 
 async fn a_hundred_concurrent_creates_lose_and_duplicate_nothing(t: &TestStore) {
-    let svc = t.service("coldsend");
+    let svc = Calls(t.service("coldsend"));
     let creates = (0..100).map(|i| {
         let svc = svc.clone();
         tokio::spawn(async move {
@@ -739,7 +740,7 @@ async fn a_hundred_concurrent_creates_lose_and_duplicate_nothing(t: &TestStore) 
     let mut cursor = None;
     loop {
         let page = svc
-            .list(Some("acme"), StatusFilter::All, Some(30), cursor.as_deref())
+            .list(Some("acme"), StatusFilter::All, Some(30), cursor.map(|c: keyward::keys::Cursor| c.to_string()).as_deref())
             .await
             .unwrap();
         listed.extend(page.items.into_iter().map(|k| k.id));
@@ -760,7 +761,7 @@ async fn a_hundred_concurrent_creates_lose_and_duplicate_nothing(t: &TestStore) 
 }
 
 async fn pagination_stays_correct_while_keys_are_added(t: &TestStore) {
-    let svc = t.service("coldsend");
+    let svc = Calls(t.service("coldsend"));
     for i in 0..40 {
         svc.create(new_key("acme", &format!("before{i}"), &["leads:read"]), "t")
             .await
@@ -780,7 +781,7 @@ async fn pagination_stays_correct_while_keys_are_added(t: &TestStore) {
     let mut cursor = None;
     loop {
         let page = svc
-            .list(Some("acme"), StatusFilter::All, Some(7), cursor.as_deref())
+            .list(Some("acme"), StatusFilter::All, Some(7), cursor.map(|c: keyward::keys::Cursor| c.to_string()).as_deref())
             .await
             .unwrap();
         seen.extend(page.items.into_iter().map(|k| k.name));
@@ -797,8 +798,8 @@ async fn pagination_stays_correct_while_keys_are_added(t: &TestStore) {
 }
 
 async fn management_keys_are_apart_from_customer_keys(t: &TestStore) {
-    let svc = t.service("coldsend");
-    let (m, secret) = svc.create_management_key("ops", None, "cli").await.unwrap();
+    let svc = Calls(t.service("coldsend"));
+    let (m, secret) = svc.create_management_key(&t.store, "ops", None, "cli").await.unwrap();
     assert!(secret.reveal().starts_with("kwm_"));
     assert_eq!(format::parse_management(secret.reveal()), Ok(()));
     assert_eq!(
@@ -806,16 +807,17 @@ async fn management_keys_are_apart_from_customer_keys(t: &TestStore) {
         m.id
     );
     let (limited, limited_secret) = svc
-        .create_management_key("acme-admin", Some("acme"), "cli")
+        .create_management_key(&t.store, "acme-admin", Some("acme"), "cli")
         .await
         .unwrap();
-    assert_eq!(limited.account.as_deref(), Some("acme"));
+    assert_eq!(limited.account.as_ref().map(|a| a.as_str()), Some("acme"));
     assert_eq!(
         svc.authenticate_management(limited_secret.reveal())
             .await
             .unwrap()
             .unwrap()
             .account
+            .map(|a| a.to_string())
             .as_deref(),
         Some("acme")
     );
@@ -832,10 +834,10 @@ async fn management_keys_are_apart_from_customer_keys(t: &TestStore) {
         .map(|k| k.id)
         .collect();
     assert_eq!(listed, [limited.id.clone(), m.id.clone()]);
-    let revoked = svc.revoke_management_key(&m.id, "cli").await.unwrap();
+    let revoked = svc.revoke_management_key(&t.store, &m.id, "cli").await.unwrap();
     assert!(revoked.revoked_at.is_some());
     assert_eq!(svc.authenticate_management(secret.reveal()).await.unwrap(), None);
-    assert!(svc.revoke_management_key(&m.id, "cli").await.is_ok(), "idempotent");
+    assert!(svc.revoke_management_key(&t.store, &m.id, "cli").await.is_ok(), "idempotent");
     assert!(t
         .raw_execute("UPDATE management_keys SET revoked_at = NULL")
         .await
@@ -852,10 +854,10 @@ async fn management_keys_are_apart_from_customer_keys(t: &TestStore) {
 }
 
 async fn the_plaintext_is_stored_nowhere(t: &TestStore) {
-    let svc = t.service("coldsend");
+    let svc = Calls(t.service("coldsend"));
     let (k, secret) = svc.create(new_key("acme", "k", &["*"]), "t").await.unwrap();
     let (_, _, rotated) = svc.rotate(&k.id, RotateOptions::default(), "t", None).await.unwrap();
-    let (_, management) = svc.create_management_key("ops", None, "t").await.unwrap();
+    let (_, management) = svc.create_management_key(&t.store, "ops", None, "t").await.unwrap();
     t.store.close().await; // flush SQLite's WAL into the files we read
     let stored = t.everything_stored().await;
     assert!(stored.contains(&k.id), "the dump does show what is stored");

@@ -14,6 +14,7 @@ mod nodes;
 mod proxies;
 mod race;
 mod server;
+mod service_calls;
 mod slow_clients;
 mod support;
 mod tools;

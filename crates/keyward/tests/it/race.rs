@@ -12,11 +12,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use keyward::keys::{KeyService, NewKey};
+use keyward::keys::KeyService;
 use keyward::store::Store;
 use keyward::time::Millis;
 use keyward::verify::{Authentication, CacheSettings, Code, FillPause, Verifier};
 
+use crate::service_calls::{Calls, NewKey};
 use crate::support::{catalog_named, on_both_stores, TestStore};
 
 fn new_key(name: &str) -> NewKey {
@@ -37,11 +38,11 @@ async fn code(verifier: &Verifier, key: &str) -> Code {
 
 /// A node: its verifier, and its key service telling the verifier of its
 /// own changes.
-fn node(store: &Store, settings: &CacheSettings) -> (Arc<Verifier>, KeyService) {
+fn node(store: &Store, settings: &CacheSettings) -> (Arc<Verifier>, Calls) {
     let catalog = Arc::new(catalog_named("coldsend"));
     let verifier = Arc::new(Verifier::new(catalog.clone(), store.clone(), settings));
     let service = KeyService::new(store.clone(), catalog).with_listener(verifier.clone());
-    (verifier, service)
+    (verifier, Calls(service))
 }
 
 /// Starts a fill of `key` and waits until it has read the (active) record

@@ -1,0 +1,27 @@
+//! Readiness: whether this node can serve what needs storage, answered
+//! within a bound even when storage hangs (DESIGN.md section 9).
+
+use std::time::Duration;
+
+use crate::store::{Store, StoreError};
+
+/// How long `/readyz` waits for storage before saying it is unavailable.
+pub const READINESS_DEADLINE: Duration = Duration::from_secs(1);
+
+#[derive(Clone)]
+pub struct Readiness {
+    store: Store,
+}
+
+impl Readiness {
+    pub fn new(store: Store) -> Readiness {
+        Readiness { store }
+    }
+
+    /// Storage answered a trivial query within [`READINESS_DEADLINE`].
+    pub async fn check(&self) -> Result<(), StoreError> {
+        tokio::time::timeout(READINESS_DEADLINE, self.store.ping())
+            .await
+            .map_err(|_| StoreError::TimedOut)?
+    }
+}
