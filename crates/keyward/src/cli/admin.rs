@@ -5,8 +5,8 @@ use clap::Subcommand;
 
 use super::context::{cli_actor, finish, open_store, runtime, table, Failure, StoreArgs};
 use crate::keys::management::{create_management_key, revoke_management_key};
-use crate::keys::{AccountId, KeyName};
 use crate::keys::KeyError;
+use crate::keys::{AccountId, KeyName};
 
 #[derive(Subcommand)]
 pub enum AdminCommand {
@@ -58,7 +58,9 @@ async fn execute(store: &crate::store::Store, command: AdminCommand) -> Result<(
                         vec![
                             k.id.clone(),
                             k.name.clone(),
-                            k.account.as_ref().map_or_else(|| "(all)".to_owned(), ToString::to_string),
+                            k.account
+                                .as_ref()
+                                .map_or_else(|| "(all)".to_owned(), ToString::to_string),
                             status.to_owned(),
                             k.start.clone(),
                             k.created_at.to_rfc3339(),

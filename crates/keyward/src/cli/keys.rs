@@ -5,7 +5,9 @@
 use clap::Subcommand;
 use serde::Serialize;
 
-use super::context::{bad_input, cli_actor, finish, runtime, services, table, CatalogArgs, Failure, Services, StoreArgs};
+use super::context::{
+    bad_input, cli_actor, finish, runtime, services, table, CatalogArgs, Failure, Services, StoreArgs,
+};
 use crate::keys::{
     AccountId, AccountScope, Cursor, Grace, KeyId, KeyName, KeyRecord, KeySecret, KeyService, Limit, Metadata, NewKey,
     Page, RevokeReason, RotateOptions, Scopes, StatusFilter,
@@ -216,7 +218,9 @@ async fn execute(services: &Services, command: KeysCommand) -> Result<(), Failur
             let status: StatusFilter = status.parse().map_err(bad_input)?;
             let account = account.as_deref().map(AccountId::parse).transpose()?;
             let cursor = cursor.as_deref().map(Cursor::parse).transpose()?;
-            let page = svc.list(scope, account.as_ref(), status, limit(limit_arg)?, cursor).await?;
+            let page = svc
+                .list(scope, account.as_ref(), status, limit(limit_arg)?, cursor)
+                .await?;
             if json {
                 print_json(&Page {
                     items: page.items.iter().map(|k| svc.view(k)).collect(),

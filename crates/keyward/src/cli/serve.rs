@@ -85,7 +85,10 @@ async fn bootstrap(store: &Store, data_dir: &Path) -> Result<Option<PathBuf>, St
     drop(file);
     if let Err(e) = written {
         let _ = std::fs::remove_file(&path);
-        return Err(format!("cannot write {}: {e}. No management key was made", path.display()));
+        return Err(format!(
+            "cannot write {}: {e}. No management key was made",
+            path.display()
+        ));
     }
     if let Err(e) = insert_management_key(store, new, "serve:bootstrap").await {
         let _ = std::fs::remove_file(&path);

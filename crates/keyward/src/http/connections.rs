@@ -442,6 +442,7 @@ async fn connection(
     // HTTP/1.1 only: every proxy speaks it to keyward, and the deadlines
     // here are per connection, which HTTP/2's many streams would escape.
     let conn = hyper::server::conn::http1::Builder::new()
+        .max_buf_size(super::limits::MAX_HEAD_BYTES)
         .serve_connection(io, service)
         .with_upgrades();
     tokio::pin!(conn);

@@ -3,7 +3,6 @@
 //! naming them, oversized bodies 413.
 
 use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::RequestExt;
@@ -22,41 +21,57 @@ where
 {
     type Rejection = Problem;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(match rejection {
-                JsonRejection::MissingJsonContentType(_) => Problem::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "the body must be JSON with `Content-Type: application/json`",
-                ),
-                JsonRejection::JsonSyntaxError(e) => {
-                    Problem::bad_request(format!("malformed JSON: {}", source_text(&e)))
-                }
-                JsonRejection::JsonDataError(e) => Problem::bad_request(format!("invalid body: {}", source_text(&e))),
-                JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                    Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large")
-                }
-                JsonRejection::BytesRejection(e) if super::connections::is_too_slow(&e) => {
-                    Problem::new(StatusCode::REQUEST_TIMEOUT, "the body did not arrive in time")
-                }
-                other => Problem::new(other.status(), other.body_text()),
-            }),
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(&req) {
+            return Err(not_json());
+        }
+        let bytes = read_body(req).await?;
+        match parse_object(&bytes)? {
+            Some(value) => Ok(ApiJson(value)),
+            None => Err(Problem::bad_request("the body must be a JSON object, not `null`")),
         }
     }
 }
 
-/// serde's message (which names the field), without axum's prefix.
-fn source_text(e: &dyn std::error::Error) -> String {
-    let mut source: &dyn std::error::Error = e;
-    while let Some(next) = source.source() {
-        source = next;
-    }
-    source.to_string()
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
 }
 
-/// An optional JSON body: no body at all is `None` (e.g. `POST .../revoke`
-/// without a reason); a body must be valid JSON.
+fn not_json() -> Problem {
+    Problem::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "the body must be JSON with `Content-Type: application/json`",
+    )
+}
+
+/// The body as `T`, which it must be as a JSON object (serde would also
+/// read a struct from an array); `None` for `null`. Errors name what is
+/// wrong: malformed JSON, the wrong type, unknown or missing fields.
+fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, Problem> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| Problem::bad_request(format!("malformed JSON: {e}")))?;
+    match value {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::Object(_) => T::deserialize(value)
+            .map(Some)
+            .map_err(|e| Problem::bad_request(format!("invalid body: {e}"))),
+        other => Err(Problem::bad_request(format!(
+            "the body must be a JSON object, not {}",
+            match other {
+                serde_json::Value::Array(_) => "an array",
+                serde_json::Value::String(_) => "a string",
+                serde_json::Value::Number(_) => "a number",
+                _ => "a boolean",
+            }
+        ))),
+    }
+}
+
+/// An optional JSON body: no body at all, or `null`, is `None` (e.g.
+/// `POST .../revoke` without a reason); a body must be a JSON object.
 impl<S, T> axum::extract::OptionalFromRequest<S> for ApiJson<T>
 where
     T: DeserializeOwned,
@@ -65,24 +80,15 @@ where
     type Rejection = Problem;
 
     async fn from_request(req: Request, _state: &S) -> Result<Option<Self>, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
+        let is_json = is_json(&req);
         let bytes = read_body(req).await?;
         if bytes.is_empty() {
             return Ok(None);
         }
         if !is_json {
-            return Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "the body must be JSON with `Content-Type: application/json`",
-            ));
+            return Err(not_json());
         }
-        serde_json::from_slice(&bytes)
-            .map(|v| Some(ApiJson(v)))
-            .map_err(|e| Problem::bad_request(format!("invalid body: {e}")))
+        Ok(parse_object(&bytes)?.map(ApiJson))
     }
 }
 
@@ -107,16 +113,8 @@ impl<S: Send + Sync> FromRequest<S> for ApiBytes {
     type Rejection = Problem;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
-        if !is_json {
-            return Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "the body must be JSON with `Content-Type: application/json`",
-            ));
+        if !is_json(&req) {
+            return Err(not_json());
         }
         read_body(req).await.map(ApiBytes)
     }

@@ -34,7 +34,11 @@ pub struct CreateKey {
     pub account: String,
     /// What the key is for, as its owner will recognise it. Surrounding
     /// white space is dropped.
-    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// Grants the catalog defines (scopes, `resource:*`, bundles,
     /// wildcards); duplicates are dropped, at most 64 different ones.
@@ -62,7 +66,11 @@ fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result
 #[serde(deny_unknown_fields)]
 #[schema(min_properties = 1)]
 pub struct PatchKey {
-    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     #[schema(min_items = 1)]
     pub scopes: Option<Vec<String>>,
@@ -141,7 +149,7 @@ pub struct ListKeys {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
-    #[param(value_type = Option<String>, pattern = r"^c[0-9]+$")]
+    #[param(value_type = Option<String>, pattern = r"^c[1-9][0-9]{0,17}$")]
     pub cursor: Option<String>,
 }
 
@@ -171,7 +179,7 @@ pub struct ListAudit {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
-    #[param(value_type = Option<String>, pattern = r"^c[0-9]+$")]
+    #[param(value_type = Option<String>, pattern = r"^c[1-9][0-9]{0,17}$")]
     pub cursor: Option<String>,
 }
 
@@ -311,8 +319,7 @@ pub async fn patch(
         },
     };
     let keys = state.keys.clone();
-    let record =
-        to_completion(async move { keys.update(&id, update, &manager.actor, &manager.scope).await }).await?;
+    let record = to_completion(async move { keys.update(&id, update, &manager.actor, &manager.scope).await }).await?;
     Ok(Json(state.keys.view(&record)))
 }
 
@@ -331,8 +338,7 @@ pub async fn revoke(
         .map(RevokeReason::parse)
         .transpose()?;
     let keys = state.keys.clone();
-    let record =
-        to_completion(async move { keys.revoke(&id, reason, &manager.actor, &manager.scope).await }).await?;
+    let record = to_completion(async move { keys.revoke(&id, reason, &manager.actor, &manager.scope).await }).await?;
     Ok(Json(state.keys.view(&record)))
 }
 
@@ -385,16 +391,21 @@ pub async fn audit(
 ) -> Result<Json<Page<AuditEvent>>, Problem> {
     let (limit, cursor) = paging(q.limit.as_deref(), q.cursor.as_deref())?;
     let account = account(q.account.as_deref())?;
-    let key_id = match q.key_id.as_deref().map(KeyId::parse).transpose() {
-        Ok(id) => id,
-        // An id no key can have has no events.
-        Err(_) => {
-            return Ok(Json(Page {
-                items: Vec::new(),
-                next_cursor: None,
-            }))
-        }
-    };
+    let key_id = q
+        .key_id
+        .as_deref()
+        .map(|id| {
+            KeyId::parse(id).map_err(|_| {
+                Problem::invalid(
+                    "key_id",
+                    format!(
+                        "key_id: `{}` is not a key id (`key_` and 20 letters or digits)",
+                        id.escape_debug()
+                    ),
+                )
+            })
+        })
+        .transpose()?;
     let page = state
         .keys
         .audit(&manager.scope, account.as_ref(), key_id.as_ref(), limit, cursor)

@@ -18,7 +18,7 @@ pub mod verify;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, on, post, MethodFilter};
 use axum::Router;
 
 use axum::body::Bytes;
@@ -55,6 +55,7 @@ impl AppState {
         config: ServerConfig,
     ) -> Result<AppState, String> {
         let catalog = verifier.catalog().clone();
+        let openapi_json = Bytes::from(openapi::document(&catalog, config.forward_auth_headers));
         Ok(AppState {
             keys: KeyService::new(store.clone(), catalog.clone()).with_listener(verifier.clone()),
             usage: UsageService::new(recorder, store.clone(), catalog.clone()),
@@ -62,17 +63,29 @@ impl AppState {
             metrics: metrics::Metrics::new().map_err(|e| e.to_string())?,
             config,
             catalog_json: Bytes::from(keyward_scopes::export::to_json(&catalog)),
-            openapi_json: Bytes::from(openapi::document(&catalog)),
+            openapi_json,
             verifier,
         })
     }
+}
+
+/// The methods `/v1/authz` answers (as `/openapi.json` declares them).
+fn authz_methods() -> MethodFilter {
+    MethodFilter::GET
+        .or(MethodFilter::PUT)
+        .or(MethodFilter::POST)
+        .or(MethodFilter::DELETE)
+        .or(MethodFilter::OPTIONS)
+        .or(MethodFilter::HEAD)
+        .or(MethodFilter::PATCH)
+        .or(MethodFilter::TRACE)
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
     let body_limit = state.config.max_body_bytes;
     Router::new()
         .route("/v1/verify", post(verify::verify))
-        .route("/v1/authz", any(verify::authz))
+        .route("/v1/authz", on(authz_methods(), verify::authz))
         .route("/v1/authz/envoy", any(verify::authz_envoy))
         .route("/v1/authz/envoy/", any(verify::authz_envoy))
         .route("/v1/authz/envoy/{*path}", any(verify::authz_envoy))
@@ -95,6 +108,6 @@ pub fn router(state: Arc<AppState>) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn(limits::reject_long_uris))
+        .layer(axum::middleware::from_fn(limits::reject_oversized))
         .with_state(state)
 }

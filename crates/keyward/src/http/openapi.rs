@@ -6,20 +6,22 @@
 //! `application/problem+json`.
 
 use serde::Serialize;
+use serde_json::{json, Value};
 use utoipa::openapi::path::{Operation, PathItem};
-use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder, Schema};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::{OpenApi, ToSchema};
 
 use keyward_scopes::Catalog;
 
 use super::problem::PROBLEM_JSON;
+use crate::config::HeaderFamily;
 
 /// A verification answer. The handler writes it pre-rendered for speed;
 /// a test checks every code's answer against this schema.
 #[derive(Serialize, ToSchema)]
 pub struct VerifyResponse {
     pub valid: bool,
-    pub code: VerifyCode,
+    pub code: crate::verify::Code,
     pub key_id: Option<String>,
     pub account: Option<String>,
     pub environment: Option<String>,
@@ -32,19 +34,6 @@ pub struct VerifyResponse {
     /// Why the answer is not valid; absent when `valid` is true.
     #[schema(required = false)]
     pub detail: Option<String>,
-}
-
-/// A verification's outcome.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum VerifyCode {
-    Valid,
-    Malformed,
-    NotFound,
-    Expired,
-    Revoked,
-    InsufficientScope,
-    UnknownRoute,
 }
 
 /// An error (`application/problem+json`, RFC 9457).
@@ -79,7 +68,10 @@ pub struct Forbidden {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "keyward", description = "Scoped API keys: verification, lifecycle, usage, audit. Every error is `application/problem+json`."),
+    info(
+        title = "keyward",
+        description = "Scoped API keys: verification, lifecycle, usage, audit. Every error is `application/problem+json`."
+    ),
     paths(
         super::verify::verify,
         super::verify::authz,
@@ -96,22 +88,117 @@ pub struct Forbidden {
         super::ops::readyz,
         super::ops::metrics,
     ),
-    components(schemas(VerifyResponse, ProblemDetails, Forbidden))
+    components(schemas(VerifyResponse, ProblemDetails, Forbidden, super::keys::StatusParam))
 )]
 struct ApiDoc;
 
 /// The document for `catalog`, as JSON.
-pub fn document(catalog: &Catalog) -> String {
+pub fn document(catalog: &Catalog, family: HeaderFamily) -> String {
     let mut doc = ApiDoc::openapi();
     add_security(&mut doc);
     add_problems(&mut doc);
-    add_catalog_enums(&mut doc, catalog);
-    add_links(&mut doc);
     #[expect(
         clippy::expect_used,
         reason = "a document of strings, maps and numbers always serializes; a failure is a bug to see at start"
     )]
-    serde_json::to_string(&doc).expect("the OpenAPI document serializes")
+    let mut json = serde_json::to_value(&doc).expect("the OpenAPI document serializes");
+    problems_as_problem_json(&mut json);
+    add_catalog_enums(&mut json, catalog);
+    add_links(&mut json);
+    add_verify_rules(&mut json);
+    add_authz(&mut json, family);
+    json.to_string()
+}
+
+/// Error answers whose body is a [`ProblemDetails`] are
+/// `application/problem+json` (utoipa writes `application/json`).
+fn problems_as_problem_json(doc: &mut Value) {
+    let Some(Value::Object(paths)) = doc.get_mut("paths") else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Value::Object(item) = item else { continue };
+        for operation in item.values_mut() {
+            let Some(Value::Object(responses)) = operation.get_mut("responses") else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                if !status.starts_with('4') && !status.starts_with('5') {
+                    continue;
+                }
+                let Some(Value::Object(content)) = response.get_mut("content") else {
+                    continue;
+                };
+                let is_problem = content
+                    .get("application/json")
+                    .and_then(|c| c.pointer("/schema/$ref"))
+                    .and_then(Value::as_str)
+                    .is_some_and(|r| r.ends_with("/ProblemDetails"));
+                if is_problem {
+                    if let Some(body) = content.remove("application/json") {
+                        content.insert(PROBLEM_JSON.to_owned(), body);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `/v1/verify` takes `scopes`, or `method` with `path`, or neither (a
+/// `null` member counts as absent).
+fn add_verify_rules(doc: &mut Value) {
+    let Some(Value::Object(schema)) = doc.pointer_mut("/components/schemas/VerifyRequest") else {
+        return;
+    };
+    let given = |names: &[&str]| {
+        let properties: serde_json::Map<String, Value> = names
+            .iter()
+            .map(|n| {
+                let kind = if *n == "scopes" { "array" } else { "string" };
+                ((*n).to_owned(), json!({ "type": kind }))
+            })
+            .collect();
+        json!({ "required": names, "properties": properties })
+    };
+    schema.insert(
+        "allOf".to_owned(),
+        json!([
+            { "not": { "anyOf": [given(&["scopes", "method"]), given(&["scopes", "path"])] } },
+            { "if": given(&["method"]), "then": given(&["path"]) },
+            { "if": given(&["path"]), "then": given(&["method"]) },
+        ]),
+    );
+}
+
+/// The methods `/v1/authz` answers: it checks the original request named
+/// by its headers, whatever method the proxy's check uses.
+pub const AUTHZ_METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+/// `/v1/authz` under every method it answers, with the configured header
+/// family's two headers as required parameters.
+fn add_authz(doc: &mut Value, family: HeaderFamily) {
+    let Some(Value::Object(item)) = doc.pointer_mut("/paths/~1v1~1authz") else {
+        return;
+    };
+    let Some(Value::Object(mut get)) = item.remove("get") else {
+        return;
+    };
+    let headers = match family {
+        HeaderFamily::Nginx => Some(["X-Original-Method", "X-Original-URI"]),
+        HeaderFamily::Forwarded => Some(["X-Forwarded-Method", "X-Forwarded-Uri"]),
+        HeaderFamily::Envoy => None,
+    };
+    let parameters: Vec<Value> = headers
+        .into_iter()
+        .flatten()
+        .map(|name| json!({ "name": name, "in": "header", "required": true, "schema": { "type": "string" } }))
+        .collect();
+    get.insert("parameters".to_owned(), Value::Array(parameters));
+    for method in AUTHZ_METHODS {
+        let mut operation = get.clone();
+        operation.insert("operationId".to_owned(), json!(format!("authz_{method}")));
+        item.insert(method.to_owned(), Value::Object(operation));
+    }
 }
 
 pub async fn openapi_json(
@@ -138,7 +225,10 @@ fn add_security(doc: &mut Document) {
 /// an unknown key.
 fn shared_problems(path: &str, operation: &Operation, has_body: bool) -> Vec<(u16, &'static str)> {
     let managed = operation.security.as_ref().is_some_and(|s| !s.is_empty());
-    let mut out = vec![(414, "The request target is longer than 8 KiB")];
+    let mut out = vec![
+        (414, "The request target is longer than 8 KiB"),
+        (431, "The header fields are larger than 32 KiB in all"),
+    ];
     if managed {
         out.push((400, "Invalid input, naming the parameter or field"));
         out.push((401, "No, an unknown or a revoked management key"));
@@ -208,55 +298,53 @@ fn add_problems(doc: &mut Document) {
 
 /// The grant names and environments of the loaded catalog, as enums of the
 /// request schemas that take them.
-fn add_catalog_enums(doc: &mut Document, catalog: &Catalog) {
-    let grants: Vec<serde_json::Value> = catalog.grantable_names().into_iter().map(Into::into).collect();
-    let scopes: Vec<serde_json::Value> = catalog.scopes().iter().map(|s| s.name.clone().into()).collect();
-    let environments: Vec<serde_json::Value> = catalog.api().environments.iter().cloned().map(Into::into).collect();
-    let Some(components) = doc.components.as_mut() else { return };
-    for (schema, field, values) in [
-        ("CreateKey", "scopes", &grants),
-        ("PatchKey", "scopes", &grants),
-        ("VerifyRequest", "scopes", &scopes),
+fn add_catalog_enums(doc: &mut Value, catalog: &Catalog) {
+    let grants: Vec<Value> = catalog.grantable_names().into_iter().map(Value::from).collect();
+    let scopes: Vec<Value> = catalog.scopes().iter().map(|s| Value::from(s.name.as_str())).collect();
+    let environments: Vec<Value> = catalog
+        .api()
+        .environments
+        .iter()
+        .map(|e| Value::from(e.as_str()))
+        .collect();
+    let mut optional_environment = environments;
+    optional_environment.push(Value::Null);
+    for (pointer, values) in [
+        ("/components/schemas/CreateKey/properties/scopes/items", &grants),
+        ("/components/schemas/PatchKey/properties/scopes/items", &grants),
+        ("/components/schemas/VerifyRequest/properties/scopes/items", &scopes),
+        (
+            "/components/schemas/CreateKey/properties/environment",
+            &optional_environment,
+        ),
     ] {
-        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) {
-            if let Some(RefOr::T(Schema::Array(array))) = object.properties.get_mut(field) {
-                if let utoipa::openapi::schema::ArrayItems::RefOrSchema(items) = &mut array.items {
-                    if let RefOr::T(Schema::Object(item)) = items.as_mut() {
-                        item.enum_values = Some(values.clone());
-                    }
-                }
-            }
-        }
-    }
-    if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut("CreateKey") {
-        if let Some(RefOr::T(Schema::Object(environment))) = object.properties.get_mut("environment") {
-            environment.enum_values = Some(environments);
+        if let Some(Value::Object(schema)) = doc.pointer_mut(pointer) {
+            schema.insert("enum".to_owned(), Value::Array(values.clone()));
         }
     }
 }
 
 /// Stateful links: a created key's id leads to reading, changing,
-/// rotating and revoking it.
-fn add_links(doc: &mut Document) {
-    use utoipa::openapi::link::LinkBuilder;
-    let Some(item) = doc.paths.paths.get_mut("/v1/keys") else { return };
-    let Some(create) = item.post.as_mut() else { return };
-    let Some(RefOr::T(created)) = create.responses.responses.get_mut("201") else { return };
-    for (name, operation) in [
+/// rotating and revoking it. (utoipa's `Link` names its members in
+/// snake case, which OpenAPI does not read.)
+fn add_links(doc: &mut Value) {
+    let Some(Value::Object(created)) = doc.pointer_mut("/paths/~1v1~1keys/post/responses/201") else {
+        return;
+    };
+    let links: serde_json::Map<String, Value> = [
         ("GetKey", "get_key"),
         ("UpdateKey", "update_key"),
         ("RotateKey", "rotate_key"),
         ("RevokeKey", "revoke_key"),
         ("KeyUsage", "key_usage"),
-    ] {
-        created.links.insert(
+    ]
+    .into_iter()
+    .map(|(name, operation)| {
+        (
             name.to_owned(),
-            RefOr::T(
-                LinkBuilder::new()
-                    .operation_id(operation)
-                    .parameter("id", "$response.body#/id")
-                    .build(),
-            ),
-        );
-    }
+            json!({ "operationId": operation, "parameters": { "id": "$response.body#/id" } }),
+        )
+    })
+    .collect();
+    created.insert("links".to_owned(), Value::Object(links));
 }

@@ -42,7 +42,13 @@ pub fn event(actor: &str, action: &str) -> Result<AuditEvent, StoreError> {
 }
 
 /// An event about a key: its account and id, and the key before and after.
-pub fn key_event(mut event: AuditEvent, key_id: &str, account: &str, before: Option<Value>, after: Option<Value>) -> AuditEvent {
+pub fn key_event(
+    mut event: AuditEvent,
+    key_id: &str,
+    account: &str,
+    before: Option<Value>,
+    after: Option<Value>,
+) -> AuditEvent {
     event.account = Some(account.to_owned());
     event.key_id = Some(key_id.to_owned());
     event.before = before;

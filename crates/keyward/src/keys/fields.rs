@@ -174,7 +174,14 @@ mod tests {
     fn names_are_checked_as_given_and_kept_trimmed() {
         assert_eq!(KeyName::parse("  CRM sync ").unwrap().as_str(), "CRM sync");
         assert!(KeyName::parse(&"x".repeat(100)).is_ok());
-        for bad in ["", "   ", "a\nb", "\u{7f}", &"x".repeat(101), &format!(" {}", "x".repeat(100))] {
+        for bad in [
+            "",
+            "   ",
+            "a\nb",
+            "\u{7f}",
+            &"x".repeat(101),
+            &format!(" {}", "x".repeat(100)),
+        ] {
             assert!(KeyName::parse(bad).is_err(), "{bad:?}");
         }
     }
@@ -235,7 +242,14 @@ mod id_tests {
     #[test]
     fn only_ids_keyward_could_have_made_parse() {
         assert!(KeyId::parse("key_AbCdEfGhIjKlMnOpQrSt").is_ok());
-        for bad in ["", "key_", "key_short", "mk_AbCdEfGhIjKlMnOpQrSt", "key_AbCdEfGhIjKlMnOpQrS/", "key_AbCdEfGhIjKlMnOpQrStU"] {
+        for bad in [
+            "",
+            "key_",
+            "key_short",
+            "mk_AbCdEfGhIjKlMnOpQrSt",
+            "key_AbCdEfGhIjKlMnOpQrS/",
+            "key_AbCdEfGhIjKlMnOpQrStU",
+        ] {
             assert!(matches!(KeyId::parse(bad), Err(KeyError::NotFound(_))), "{bad:?}");
         }
     }

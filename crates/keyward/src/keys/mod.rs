@@ -13,11 +13,11 @@ pub mod record;
 pub mod service;
 pub mod view;
 
-pub use format::{KeyHash, KeySecret, Malformed};
 pub use account::{AccountId, AccountScope};
-pub use paging::{Cursor, Limit, Page};
-pub use record::{AuditEvent, KeyRecord, ManagementKeyRecord, Status, StatusFilter};
-pub use view::{KeyView, UsageTotals};
 pub use error::KeyError;
 pub use fields::{Grace, KeyId, KeyName, Metadata, RevokeReason, Scopes};
+pub use format::{KeyHash, KeySecret, Malformed};
+pub use paging::{Cursor, Limit, Page};
+pub use record::{AuditEvent, KeyRecord, ManagementKeyRecord, Status, StatusFilter};
 pub use service::{KeyChangeListener, KeyService, NewKey, RotateOptions, Update};
+pub use view::{KeyView, UsageTotals};

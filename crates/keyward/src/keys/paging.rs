@@ -60,9 +60,15 @@ impl Cursor {
         self.0
     }
 
+    /// `c` and 1-18 digits, not starting with 0 (as the API's schema
+    /// says: `^c[1-9][0-9]{0,17}$`).
     pub fn parse(text: &str) -> Result<Cursor, KeyError> {
         text.strip_prefix('c')
-            .filter(|digits| digits.bytes().all(|b| b.is_ascii_digit()))
+            .filter(|digits| {
+                (1..=18).contains(&digits.len())
+                    && !digits.starts_with('0')
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+            })
             .and_then(|digits| digits.parse::<i64>().ok())
             .filter(|&p| p > 0)
             .map(Cursor)
@@ -94,6 +100,16 @@ pub struct Page<T> {
     pub next_cursor: Option<Cursor>,
 }
 
+impl<T> Page<T> {
+    /// No items, no next page.
+    pub fn empty() -> Page<T> {
+        Page {
+            items: Vec::new(),
+            next_cursor: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,7 +118,19 @@ mod tests {
     fn cursors_round_trip_and_nothing_else_parses() {
         let c = Cursor::after(42);
         assert_eq!(Cursor::parse(&c.to_string()).unwrap(), c);
-        for bad in ["", "c", "c0", "c-1", "c+1", "42", "garbage", "c1x", "c99999999999999999999", "C1"] {
+        for bad in [
+            "",
+            "c",
+            "c0",
+            "c01",
+            "c-1",
+            "c+1",
+            "42",
+            "garbage",
+            "c1x",
+            "c1234567890123456789",
+            "C1",
+        ] {
             assert!(Cursor::parse(bad).is_err(), "{bad:?}");
         }
     }

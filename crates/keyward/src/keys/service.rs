@@ -216,7 +216,13 @@ impl KeyService {
             "name": new.name.as_str(), "scopes": new.scopes.as_slice(), "environment": environment,
             "expires_at": new.expires_at.map(Millis::to_rfc3339),
         });
-        let audit = key_event(event(actor, "key.created")?, &id, new.account.as_str(), None, Some(after));
+        let audit = key_event(
+            event(actor, "key.created")?,
+            &id,
+            new.account.as_str(),
+            None,
+            Some(after),
+        );
         let inserted = self.store.insert_key(&row, &audit).await;
         self.written(&inserted, |record| vec![record.hash]);
         let record = inserted?;
@@ -242,10 +248,7 @@ impl KeyService {
         cursor: Option<Cursor>,
     ) -> Result<Page<KeyRecord>, KeyError> {
         let Some(scope) = scope.narrowed_to(account) else {
-            return Ok(Page {
-                items: Vec::new(),
-                next_cursor: None,
-            });
+            return Ok(Page::empty());
         };
         Ok(self
             .store
@@ -328,7 +331,13 @@ impl KeyService {
                 after.revoke_reason = reason.map(str::to_owned);
                 let mut shown = audit_view(&after);
                 shown["revoke_reason"] = json!(reason);
-                let audit = key_event(template, &before.id, &before.account, Some(audit_view(before)), Some(shown));
+                let audit = key_event(
+                    template,
+                    &before.id,
+                    &before.account,
+                    Some(audit_view(before)),
+                    Some(shown),
+                );
                 Some((after, audit))
             })
             .await;
@@ -424,10 +433,7 @@ impl KeyService {
         cursor: Option<Cursor>,
     ) -> Result<Page<AuditEvent>, KeyError> {
         let Some(scope) = scope.narrowed_to(account) else {
-            return Ok(Page {
-                items: Vec::new(),
-                next_cursor: None,
-            });
+            return Ok(Page::empty());
         };
         Ok(self
             .store

@@ -152,6 +152,9 @@ impl Location {
 }
 
 pub const SQLITE_FILE: &str = "keyward.db";
+/// How long a PostgreSQL request waits for a connection (the outage bound
+/// of the management API).
+pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Store {
     pub async fn open(location: &Location) -> Result<Store, StoreError> {
@@ -198,7 +201,9 @@ impl Store {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(5))
+            // During an outage a management request answers 503 within
+            // this (connecting included), not after a client's timeout.
+            .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;

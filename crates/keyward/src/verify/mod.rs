@@ -43,7 +43,7 @@ use crate::store::{Store, StoreError};
 use crate::time::Millis;
 
 /// The `code` of a verification (DESIGN.md section 5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Code {
     Valid,
@@ -202,7 +202,9 @@ impl Default for CacheSettings {
             ttl: Duration::from_secs(30),
             negative_ttl: Duration::from_secs(5),
             max_concurrent_lookups: 16,
-            lookup_timeout: Duration::from_secs(2),
+            // A verification that needs storage answers within this even
+            // when storage is down or hangs (503, DESIGN.md section 9).
+            lookup_timeout: Duration::from_secs(1),
         }
     }
 }

@@ -17,9 +17,25 @@ async fn authz(s: &Server, headers: &[(&str, &str)]) -> reqwest::Response {
     request.send().await.unwrap()
 }
 
+/// Every answer of the pre-rendered verify body matches the schema
+/// `/openapi.json` documents for it (one list per test, checked at its end).
+async fn assert_documented_verify_answers(s: &Server, answers: &[Value]) {
+    let document: Value = s
+        .client
+        .get(format!("{}/openapi.json", s.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    crate::tools::assert_answers_match_schema(&document, "VerifyResponse", answers);
+}
+
 async fn verify_answers_every_code_with_the_documented_body(t: &TestStore) {
     let s = Server::start(t, Options::default()).await;
     let (id, key) = s.create_key("acme", &["campaigns:read", "leads:all"]).await;
+    let mut answers = Vec::new();
 
     let (status, body) = s
         .verify(json!({"key": key, "method": "GET", "path": "/api/public/v1/campaigns"}))
@@ -33,6 +49,7 @@ async fn verify_answers_every_code_with_the_documented_body(t: &TestStore) {
     assert_eq!(body["required"], json!(["campaigns:read"]));
     assert_eq!(body["granted"], json!(["campaigns:read", "leads:all"]));
     assert_eq!(body["missing"], json!([]));
+    answers.push(body);
 
     let (_, body) = s
         .verify(json!({"key": key, "scopes": ["campaigns:create", "leads:delete"]}))
@@ -43,6 +60,7 @@ async fn verify_answers_every_code_with_the_documented_body(t: &TestStore) {
     );
     assert_eq!(body["missing"], json!(["campaigns:create"]));
     assert_eq!(body["detail"], "Missing required scopes: campaigns:create");
+    answers.push(body);
 
     let (_, body) = s.verify(json!({"key": key})).await;
     assert_eq!(
@@ -50,11 +68,13 @@ async fn verify_answers_every_code_with_the_documented_body(t: &TestStore) {
         (Some("VALID"), json!([])),
         "authenticate only"
     );
+    answers.push(body);
 
     let (_, body) = s
         .verify(json!({"key": key, "method": "GET", "path": "/api/public/v1/nothing"}))
         .await;
     assert_eq!(body["code"], "UNKNOWN_ROUTE");
+    answers.push(body);
     let (_, body) = s
         .verify(json!({"key": key, "method": "GET", "path": "/api/public/v1/campaigns/..%2f..%2fadmin"}))
         .await;
@@ -72,6 +92,8 @@ async fn verify_answers_every_code_with_the_documented_body(t: &TestStore) {
         (body["code"].as_str(), body["key_id"].clone()),
         (Some("NOT_FOUND"), Value::Null)
     );
+    answers.push(body);
+    answers.push(s.verify(json!({"key": "cs_live_notakey"})).await.1);
 
     let (status, body) = s.verify(json!({"key": key, "scopes": ["campaigns:wirte"]})).await;
     assert_eq!(status, 400);
@@ -93,6 +115,8 @@ async fn verify_answers_every_code_with_the_documented_body(t: &TestStore) {
         "REVOKED",
         "revocation is effective before the response returns"
     );
+    answers.push(s.verify(json!({"key": key})).await.1);
+    assert_documented_verify_answers(&s, &answers).await;
 }
 
 async fn expired_keys_are_refused_against_the_clock(t: &TestStore) {
@@ -114,6 +138,7 @@ async fn expired_keys_are_refused_against_the_clock(t: &TestStore) {
         "EXPIRED",
         "checked against the clock even while cached"
     );
+    assert_documented_verify_answers(&s, &[s.verify(json!({"key": key})).await.1]).await;
 }
 
 async fn authz_follows_the_forward_auth_rules(t: &TestStore) {
@@ -802,9 +827,10 @@ async fn operations_endpoints(t: &TestStore) {
         "VerifyResponse",
         "CreateKey",
         "PatchKey",
-        "KeyResponse",
+        "KeyView",
         "ProblemDetails",
-        "UsageResponse",
+        "Usage",
+        "Page_KeyView",
     ] {
         assert!(schemas[name].is_object(), "schema {name} missing");
     }
@@ -828,9 +854,13 @@ async fn operations_endpoints(t: &TestStore) {
             Some(json!({"account": "acme", "name": "n", "scopes": ["*"]})),
         )
         .await;
-    assert_eq!(documented("KeyResponse"), &members(&record) | &members(&created));
+    let rotation_only: BTreeSet<String> = ["rotated_from", "old_key_expires_at"].map(str::to_owned).into();
+    assert_eq!(
+        documented("KeyView"),
+        &(&members(&record) | &members(&created)) | &rotation_only
+    );
     let (_, usage) = s.manage(Method::GET, &format!("/v1/keys/{id}/usage"), None).await;
-    assert_eq!(documented("UsageResponse"), members(&usage));
+    assert_eq!(documented("Usage"), members(&usage));
 }
 
 async fn a_change_made_by_the_cli_reaches_the_server_within_a_second(t: &TestStore) {
@@ -916,6 +946,163 @@ async fn the_first_management_key_is_written_to_a_private_file(t: &TestStore) {
     }
 }
 
+/// The contract issue's bad inputs, each a problem+json naming what is
+/// wrong: garbage cursors and ids on every paginated endpoint, a PATCH
+/// that names nothing (no event either), bodies that are not objects,
+/// wrong methods (405 with `Allow`), oversized header fields (431).
+async fn every_bad_input_gets_a_problem_naming_it(t: &TestStore) {
+    let s = Server::start(t, Options::default()).await;
+    let (id, _) = s.create_key("acme", &["*"]).await;
+    for path in [
+        "/v1/keys?cursor=garbage",
+        "/v1/audit?cursor=garbage",
+        "/v1/audit?cursor=c0",
+        "/v1/keys?cursor=c1234567890123456789",
+    ] {
+        let (status, body) = s.manage(Method::GET, path, None).await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (400, Some("cursor")),
+            "{path}: {body}"
+        );
+    }
+    let (status, body) = s.manage(Method::GET, "/v1/audit?key_id=../x", None).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("key_id")), "{body}");
+    let (status, body) = s.manage(Method::GET, "/v1/keys?account=a%2Fb", None).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("account")), "{body}");
+
+    async fn events(s: &Server, id: String) -> usize {
+        let path = format!("/v1/audit?key_id={id}");
+        s.manage(Method::GET, &path, None).await.1["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    }
+    let before = events(&s, id.clone()).await;
+    let (status, body) = s
+        .manage(Method::PATCH, &format!("/v1/keys/{id}"), Some(json!({})))
+        .await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("body")), "{body}");
+    assert_eq!(events(&s, id.clone()).await, before, "a refused PATCH writes no event");
+
+    for body in [
+        json!([]),
+        json!(["acme", "k", ["*"]]),
+        json!("x"),
+        json!(3),
+        Value::Null,
+    ] {
+        let (status, answer) = s.manage(Method::POST, "/v1/keys", Some(body.clone())).await;
+        assert_eq!(status, 400, "{body} -> {answer}");
+        assert!(answer["detail"].as_str().unwrap().contains("JSON object"), "{answer}");
+    }
+    let (status, answer) = s
+        .manage(
+            Method::POST,
+            &format!("/v1/keys/{id}/rotate"),
+            Some(json!([null, null])),
+        )
+        .await;
+    assert_eq!(status, 400, "a struct is never read from an array: {answer}");
+    let (status, answer) = s
+        .manage(Method::POST, &format!("/v1/keys/{id}/revoke"), Some(Value::Null))
+        .await;
+    assert_eq!(status, 200, "`null` is no body: {answer}");
+
+    for (method, path, allowed) in [
+        (Method::DELETE, "/v1/keys", "GET,HEAD,POST"),
+        (Method::PUT, format!("/v1/keys/{id}").as_str(), "GET,HEAD,PATCH"),
+        (
+            Method::from_bytes(b"QUERY").unwrap(),
+            "/v1/authz",
+            "GET,PUT,POST,DELETE,OPTIONS,HEAD,PATCH,TRACE",
+        ),
+    ] {
+        let r = s
+            .client
+            .request(method.clone(), format!("{}{path}", s.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 405, "{method} {path}");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/problem+json",
+            "{method} {path}"
+        );
+        let mut got: Vec<String> = r.headers()["allow"]
+            .to_str()
+            .unwrap()
+            .split(',')
+            .map(|m| m.trim().to_owned())
+            .collect();
+        let mut want: Vec<String> = allowed.split(',').map(str::to_owned).collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{method} {path}");
+    }
+
+    let r = s
+        .client
+        .get(format!("{}/v1/keys", s.url))
+        .bearer_auth(&s.management_key)
+        .header("x-padding", "p".repeat(40 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 431);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let body: Value = r.json().await.unwrap();
+    assert!(body["detail"].as_str().unwrap().contains("32768"), "{body}");
+    let r = s
+        .client
+        .get(format!("{}/v1/keys?x={}", s.url, "y".repeat(9000)))
+        .bearer_auth(&s.management_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 414);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+}
+
+/// The first management key never exists without its file: if the file
+/// cannot be created (here a link is in the way), `serve` stops before
+/// storing a key and says what to do; once the way is clear, the next
+/// start makes one. A data directory others may read is warned about.
+async fn the_first_management_key_is_never_lost(t: &TestStore) {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(dir) = &t.sqlite_dir else { return };
+    let file = dir.path().join("management-key");
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(elsewhere.path().join("stolen"), &file).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("No management key was made"), "{stderr}");
+    assert!(stderr.contains("management-key"), "{stderr}");
+    assert_eq!(
+        t.store.count_management_keys().await.unwrap(),
+        0,
+        "no key without its file"
+    );
+    assert!(
+        !elsewhere.path().join("stolen").exists(),
+        "nothing written through the link"
+    );
+
+    std::fs::remove_file(&file).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let s = Server::start(t, Options::default()).await;
+    assert_eq!(t.store.count_management_keys().await.unwrap(), 1);
+    assert!(s.stderr().contains("mode 0777"), "{}", s.stderr());
+    let (status, _) = s.manage(Method::GET, "/v1/keys", None).await;
+    assert_eq!(status, 200, "the key in the file works");
+}
+
 /// Writes a chunked POST /v1/verify in separate writes (so the server sees
 /// several body frames) and returns the raw answer.
 async fn chunked_verify(s: &Server, chunks: &[String]) -> String {
@@ -960,6 +1147,8 @@ async fn a_body_in_pieces_is_read_whole_and_limited(t: &TestStore) {
 }
 
 on_both_stores!(
+    every_bad_input_gets_a_problem_naming_it,
+    the_first_management_key_is_never_lost,
     a_body_in_pieces_is_read_whole_and_limited,
     the_first_management_key_is_written_to_a_private_file,
     verify_answers_every_code_with_the_documented_body,

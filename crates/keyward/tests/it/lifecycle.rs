@@ -320,11 +320,21 @@ async fn listing_is_newest_first_by_account_and_status_with_cursors(t: &TestStor
     let first = svc.list(Some("acme"), StatusFilter::All, Some(3), None).await.unwrap();
     svc.create(new_key("acme", "late", &["leads:read"]), "t").await.unwrap();
     let second = svc
-        .list(Some("acme"), StatusFilter::All, Some(3), first.next_cursor.map(|c| c.to_string()).as_deref())
+        .list(
+            Some("acme"),
+            StatusFilter::All,
+            Some(3),
+            first.next_cursor.map(|c| c.to_string()).as_deref(),
+        )
         .await
         .unwrap();
     let third = svc
-        .list(Some("acme"), StatusFilter::All, Some(3), second.next_cursor.map(|c| c.to_string()).as_deref())
+        .list(
+            Some("acme"),
+            StatusFilter::All,
+            Some(3),
+            second.next_cursor.map(|c| c.to_string()).as_deref(),
+        )
         .await
         .unwrap();
     assert_eq!(third.next_cursor, None);
@@ -740,7 +750,12 @@ async fn a_hundred_concurrent_creates_lose_and_duplicate_nothing(t: &TestStore) 
     let mut cursor = None;
     loop {
         let page = svc
-            .list(Some("acme"), StatusFilter::All, Some(30), cursor.map(|c: keyward::keys::Cursor| c.to_string()).as_deref())
+            .list(
+                Some("acme"),
+                StatusFilter::All,
+                Some(30),
+                cursor.map(|c: keyward::keys::Cursor| c.to_string()).as_deref(),
+            )
             .await
             .unwrap();
         listed.extend(page.items.into_iter().map(|k| k.id));
@@ -781,7 +796,12 @@ async fn pagination_stays_correct_while_keys_are_added(t: &TestStore) {
     let mut cursor = None;
     loop {
         let page = svc
-            .list(Some("acme"), StatusFilter::All, Some(7), cursor.map(|c: keyward::keys::Cursor| c.to_string()).as_deref())
+            .list(
+                Some("acme"),
+                StatusFilter::All,
+                Some(7),
+                cursor.map(|c: keyward::keys::Cursor| c.to_string()).as_deref(),
+            )
             .await
             .unwrap();
         seen.extend(page.items.into_iter().map(|k| k.name));
@@ -837,7 +857,10 @@ async fn management_keys_are_apart_from_customer_keys(t: &TestStore) {
     let revoked = svc.revoke_management_key(&t.store, &m.id, "cli").await.unwrap();
     assert!(revoked.revoked_at.is_some());
     assert_eq!(svc.authenticate_management(secret.reveal()).await.unwrap(), None);
-    assert!(svc.revoke_management_key(&t.store, &m.id, "cli").await.is_ok(), "idempotent");
+    assert!(
+        svc.revoke_management_key(&t.store, &m.id, "cli").await.is_ok(),
+        "idempotent"
+    );
     assert!(t
         .raw_execute("UPDATE management_keys SET revoked_at = NULL")
         .await

@@ -6,6 +6,7 @@
 
 mod catalog_commands;
 mod check;
+mod contract;
 mod hostile;
 mod http_api;
 mod keys_commands;

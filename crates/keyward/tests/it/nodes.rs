@@ -216,14 +216,33 @@ async fn storage_outage_fails_closed_and_recovers_by_itself() {
 
     proxy.up.store(false, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(100)).await;
+    // Each answer comes within its bound (1 s for a verification's lookup
+    // and for /readyz, 2 s for a management request; docs/OPERATIONS.md),
+    // checked here with room for a loaded machine.
+    let within = |started: Instant, bound: u64, what: &str| {
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_secs(bound + 2),
+            "{what} took {took:?} (bound {bound} s)"
+        );
+    };
+    let started = Instant::now();
     let (status, body) = s.verify(json!({"key": uncached})).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["valid"], false);
+    within(started, 1, "a verification");
     let random = keyward::keys::format::generate("cs", "live").unwrap();
     let (status, _) = s.verify(json!({"key": random.reveal()})).await;
     assert_eq!(status, 503, "an unknown key is never vouched for without storage");
+    let started = Instant::now();
     let r = s.client.get(format!("{}/readyz", s.url)).send().await.unwrap();
     assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    within(started, 1, "/readyz");
+    let started = Instant::now();
+    let (status, body) = s.manage(reqwest::Method::GET, "/v1/keys", None).await;
+    assert_eq!(status, 503, "{body}");
+    within(started, 2, "a management request");
     // Format and checksum are checked without any lookup, so garbage is
     // answered without storage: MALFORMED (a management key NOT_FOUND).
     let mut typo = uncached.clone();

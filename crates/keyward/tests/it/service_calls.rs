@@ -6,8 +6,8 @@
 
 use keyward::keys::format::KeySecret;
 use keyward::keys::{
-    AccountId, AccountScope, AuditEvent, Cursor, Grace, KeyError, KeyId, KeyName, KeyRecord, KeyService,
-    Limit, ManagementKeyRecord, Metadata, Page, RevokeReason, Scopes, StatusFilter,
+    AccountId, AccountScope, AuditEvent, Cursor, Grace, KeyError, KeyId, KeyName, KeyRecord, KeyService, Limit,
+    ManagementKeyRecord, Metadata, Page, RevokeReason, Scopes, StatusFilter,
 };
 use keyward::store::Store;
 use keyward::time::Millis;
@@ -161,7 +161,11 @@ impl Calls {
         account_limit: Option<&str>,
     ) -> Result<(KeyRecord, KeyRecord, KeySecret), KeyError> {
         let options = keyward::keys::RotateOptions {
-            grace: options.grace_period.map(Grace::seconds).transpose()?.unwrap_or_default(),
+            grace: options
+                .grace_period
+                .map(Grace::seconds)
+                .transpose()?
+                .unwrap_or_default(),
             expires_at: options.expires_at,
         };
         self.0
@@ -180,7 +184,13 @@ impl Calls {
         let filter = account(account_filter)?;
         let key_id = key_id.map(KeyId::parse).transpose()?;
         self.0
-            .audit(&AccountScope::operator(), filter.as_ref(), key_id.as_ref(), limit, cursor)
+            .audit(
+                &AccountScope::operator(),
+                filter.as_ref(),
+                key_id.as_ref(),
+                limit,
+                cursor,
+            )
             .await
     }
 

@@ -28,12 +28,12 @@ pub fn tsc() -> std::path::PathBuf {
     bin
 }
 
-/// `openapi-spec-validator` from PyPI, installed once under `target/`
+/// A package from PyPI, installed once under `target/test-tools/<dir>`
 /// (into a fresh directory then renamed, so parallel tests cannot see half
 /// an install). Returns the `PYTHONPATH` to run it with.
-pub fn openapi_spec_validator() -> std::path::PathBuf {
+fn pypi(dir: &str, requirement: &str) -> std::path::PathBuf {
     let tools = tools_dir();
-    let target = tools.join("openapi-spec-validator");
+    let target = tools.join(dir);
     if !target.exists() {
         std::fs::create_dir_all(&tools).unwrap();
         let staging = tempfile::tempdir_in(&tools).unwrap();
@@ -47,16 +47,30 @@ pub fn openapi_spec_validator() -> std::path::PathBuf {
                 "--target",
             ])
             .arg(staging.path())
-            .arg("openapi-spec-validator==0.7.2")
+            .arg(requirement)
             .status()
-            .expect("this test needs python3 with pip to install openapi-spec-validator");
-        assert!(
-            status.success(),
-            "pip install openapi-spec-validator failed: is PyPI reachable?"
-        );
+            .unwrap_or_else(|e| panic!("this test needs python3 with pip to install {requirement}: {e}"));
+        assert!(status.success(), "pip install {requirement} failed: is PyPI reachable?");
         let _ = std::fs::rename(staging.keep(), &target); // another test may have won
     }
     target
+}
+
+/// `openapi-spec-validator` from PyPI.
+pub fn openapi_spec_validator() -> std::path::PathBuf {
+    pypi("openapi-spec-validator", "openapi-spec-validator==0.7.2")
+}
+
+/// schemathesis from PyPI (run as `python3 -m schemathesis.cli`).
+pub fn schemathesis() -> std::path::PathBuf {
+    pypi("schemathesis-4.32.5", "schemathesis==4.32.5")
+}
+
+/// Where tools keep state between runs (Hypothesis' example database).
+pub fn state_dir(name: &str) -> std::path::PathBuf {
+    let dir = tools_dir().join("state").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// Validates an OpenAPI document against the OpenAPI 3 schema.
@@ -73,6 +87,41 @@ pub fn assert_valid_openapi(document: &[u8]) {
     assert!(
         out.status.success(),
         "not a valid OpenAPI document: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Checks each of `answers` against the schema `name` of the OpenAPI
+/// `document` (with jsonschema_rs, which schemathesis brings), for answers
+/// a handler writes pre-rendered rather than from its schema's type.
+pub fn assert_answers_match_schema(document: &serde_json::Value, name: &str, answers: &[serde_json::Value]) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.json");
+    let schema = serde_json::json!({
+        "$ref": format!("#/components/schemas/{name}"),
+        "components": document["components"],
+    });
+    std::fs::write(
+        &input,
+        serde_json::json!({ "schema": schema, "answers": answers }).to_string(),
+    )
+    .unwrap();
+    let script = "import json, sys, jsonschema_rs\n\
+        data = json.load(open(sys.argv[1]))\n\
+        validator = jsonschema_rs.validator_for(data['schema'])\n\
+        bad = [(a, [str(e) for e in validator.iter_errors(a)]) for a in data['answers'] if not validator.is_valid(a)]\n\
+        print(json.dumps(bad, indent=1))\n\
+        sys.exit(1 if bad else 0)\n";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&input)
+        .env("PYTHONPATH", schemathesis())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "answers that do not match the documented `{name}`: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
