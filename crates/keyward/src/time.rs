@@ -23,8 +23,15 @@ impl Millis {
             .unwrap_or_default()
     }
 
+    /// An RFC 3339 time whose UTC year is at most 9999 (so that it can be
+    /// shown as RFC 3339 again).
     pub fn parse_rfc3339(s: &str) -> Option<Millis> {
         let t = OffsetDateTime::parse(s, &Rfc3339).ok()?;
+        // 9999-12-31T23:59:59Z (`to_offset` would panic past year 9999).
+        const LAST_SECOND_OF_9999: i64 = 253_402_300_799;
+        if t.unix_timestamp() > LAST_SECOND_OF_9999 {
+            return None;
+        }
         i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok().map(Millis)
     }
 }

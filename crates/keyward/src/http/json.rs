@@ -48,25 +48,23 @@ fn not_json() -> Problem {
 }
 
 /// The body as `T`, which it must be as a JSON object (serde would also
-/// read a struct from an array); `None` for `null`. Errors name what is
-/// wrong: malformed JSON, the wrong type, unknown or missing fields.
+/// read a struct from an array); `None` for `null`. Parsed straight into
+/// `T`, so a repeated member is refused rather than read last-wins. Errors
+/// name what is wrong: malformed JSON, the wrong type, unknown or missing
+/// fields.
 fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, Problem> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| Problem::bad_request(format!("malformed JSON: {e}")))?;
-    match value {
-        serde_json::Value::Null => Ok(None),
-        serde_json::Value::Object(_) => T::deserialize(value)
-            .map(Some)
-            .map_err(|e| Problem::bad_request(format!("invalid body: {e}"))),
-        other => Err(Problem::bad_request(format!(
-            "the body must be a JSON object, not {}",
-            match other {
-                serde_json::Value::Array(_) => "an array",
-                serde_json::Value::String(_) => "a string",
-                serde_json::Value::Number(_) => "a number",
-                _ => "a boolean",
-            }
-        ))),
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
+    match start.map(|i| bytes[i]) {
+        Some(b'{') => serde_json::from_slice(bytes).map(Some).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => Problem::bad_request(format!("invalid body: {e}")),
+            _ => Problem::bad_request(format!("malformed JSON: {e}")),
+        }),
+        Some(b'n') if serde_json::from_slice::<()>(bytes).is_ok() => Ok(None),
+        Some(b'[') => Err(Problem::bad_request("the body must be a JSON object, not an array")),
+        Some(b'"') => Err(Problem::bad_request("the body must be a JSON object, not a string")),
+        Some(b't' | b'f') => Err(Problem::bad_request("the body must be a JSON object, not a boolean")),
+        Some(b'-' | b'0'..=b'9') => Err(Problem::bad_request("the body must be a JSON object, not a number")),
+        _ => Err(Problem::bad_request("malformed JSON: the body must be a JSON object")),
     }
 }
 

@@ -280,6 +280,14 @@ impl KeyService {
             .store
             .update_key(id.as_str(), scope, |before| {
                 changeable(before, now)?;
+                if let Some(to) = &before.rotated_to {
+                    // Its life ends with its grace: a change (a later
+                    // expiry, say) would keep a replaced key alive.
+                    return Err(KeyError::Conflict(format!(
+                        "key `{}` was rotated to `{to}`; change its replacement instead",
+                        before.id
+                    )));
+                }
                 let mut after = before.clone();
                 if let Some(name) = &update.name {
                     after.name = name.as_str().to_owned();

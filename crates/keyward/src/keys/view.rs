@@ -12,8 +12,8 @@ use crate::time::Millis;
 use crate::usage::Windows;
 
 /// A key (never its digest; `key`, the plaintext, only when created or
-/// rotated).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// rotated). No `Debug`: it may hold the plaintext.
+#[derive(Clone, Serialize, ToSchema)]
 pub struct KeyView {
     /// `key_` and 20 letters or digits.
     pub id: String,

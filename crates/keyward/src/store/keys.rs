@@ -199,13 +199,14 @@ impl Store {
                 Ok(decided) => decided,
                 Err(e) => return Ok(Some(Err(e))),
             };
-            sqlx::query("UPDATE keys SET name = $2, scopes = $3, expires_at = $4 WHERE id = $1 AND revoked_at IS NULL")
+            let done = sqlx::query("UPDATE keys SET name = $2, scopes = $3, expires_at = $4 WHERE id = $1 AND revoked_at IS NULL")
                 .bind(id)
                 .bind(&after.name)
                 .bind(json(&after.scopes))
                 .bind(after.expires_at.map(|m| m.0))
                 .execute(&mut *tx)
                 .await?;
+            one_row(done.rows_affected(), id)?;
             super::audit::insert_event!(self, tx, &event);
             Ok(Some(Ok(after)))
         })
@@ -229,13 +230,14 @@ impl Store {
             let row: Option<KeyRow> = sqlx::query_as(&format!("{select}{lock}")).bind(id).bind(confined(scope)).fetch_optional(&mut *tx).await?;
             let Some(before) = row.map(KeyRow::into_record).transpose()? else { return Ok(None) };
             let Some((after, event)) = decide(&before) else { return Ok(Some(before)) };
-            sqlx::query("UPDATE keys SET revoked_at = $2, revoked_by = $3, revoke_reason = $4 WHERE id = $1 AND revoked_at IS NULL")
+            let done = sqlx::query("UPDATE keys SET revoked_at = $2, revoked_by = $3, revoke_reason = $4 WHERE id = $1 AND revoked_at IS NULL")
                 .bind(id)
                 .bind(after.revoked_at.map(|m| m.0))
                 .bind(&after.revoked_by)
                 .bind(&after.revoke_reason)
                 .execute(&mut *tx)
                 .await?;
+            one_row(done.rows_affected(), id)?;
             super::audit::insert_event!(self, tx, &event);
             Ok(Some(after))
         })
@@ -259,14 +261,18 @@ impl Store {
                 Ok(decided) => decided,
                 Err(e) => return Ok(Some(Err(e))),
             };
+            if rotation.account != old.account {
+                return Err(StoreError::Corrupt(format!("a rotation of {id} named another account")));
+            }
             let new_key = rotation.as_row();
             insert_key!(tx, new_key);
-            sqlx::query("UPDATE keys SET expires_at = $2, rotated_to = $3 WHERE id = $1 AND revoked_at IS NULL")
+            let done = sqlx::query("UPDATE keys SET expires_at = $2, rotated_to = $3 WHERE id = $1 AND revoked_at IS NULL AND rotated_to IS NULL")
                 .bind(id)
                 .bind(rotation.old_expires_at.0)
                 .bind(&rotation.id)
                 .execute(&mut *tx)
                 .await?;
+            one_row(done.rows_affected(), id)?;
             for event in &events {
                 super::audit::insert_event!(self, tx, event);
             }
@@ -322,6 +328,18 @@ impl Rotation {
             created_by: &self.created_by,
             expires_at: self.expires_at,
         }
+    }
+}
+
+/// A write meant for the locked row must have changed exactly it; else the
+/// decision was made on a row the write did not find (a bug): roll back.
+fn one_row(affected: u64, id: &str) -> Result<(), StoreError> {
+    if affected == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt(format!(
+            "a change of key {id} wrote {affected} rows"
+        )))
     }
 }
 

@@ -1004,6 +1004,50 @@ async fn every_bad_input_gets_a_problem_naming_it(t: &TestStore) {
         )
         .await;
     assert_eq!(status, 400, "a struct is never read from an array: {answer}");
+    // A repeated member is refused, never read last-wins (a proxy that
+    // checks the first `account` must not be fooled).
+    let r = s
+        .client
+        .post(format!("{}/v1/keys", s.url))
+        .bearer_auth(&s.management_key)
+        .header("content-type", "application/json")
+        .body(r#"{"account": "acme", "account": "other", "name": "k", "scopes": ["*"]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["detail"].as_str().unwrap().contains("duplicate field"), "{body}");
+    // A time that is not RFC 3339 once in UTC (year 10000).
+    let (status, body) = s
+        .manage(
+            Method::POST,
+            "/v1/keys",
+            Some(json!({"account": "acme", "name": "k", "scopes": ["*"], "expires_at": "9999-12-31T23:59:59-23:59"})),
+        )
+        .await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("expires_at")), "{body}");
+    // A rotated key in its grace cannot be given a longer life.
+    let (rotated, _) = s.create_key("acme", &["*"]).await;
+    let (status, _) = s
+        .manage(
+            Method::POST,
+            &format!("/v1/keys/{rotated}/rotate"),
+            Some(json!({"grace_period": "1h"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, body) = s
+        .manage(
+            Method::PATCH,
+            &format!("/v1/keys/{rotated}"),
+            Some(json!({"expires_at": null})),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let (_, old) = s.manage(Method::GET, &format!("/v1/keys/{rotated}"), None).await;
+    assert!(old["expires_at"].is_string(), "the grace still ends: {old}");
+
     let (status, answer) = s
         .manage(Method::POST, &format!("/v1/keys/{id}/revoke"), Some(Value::Null))
         .await;
