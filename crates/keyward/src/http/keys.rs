@@ -37,7 +37,7 @@ pub struct CreateKey {
     #[schema(
         min_length = 1,
         max_length = 100,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]*[^\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]*$"
     )]
     pub name: String,
     /// Grants the catalog defines (scopes, `resource:*`, bundles,
@@ -55,6 +55,12 @@ pub struct CreateKey {
     pub metadata: Option<Value>,
 }
 
+/// A member that may be absent but not `null` (`null` means nothing for
+/// it, and the schema says so).
+fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 /// `Some(None)` when the field is present and `null`.
 fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
@@ -69,10 +75,13 @@ pub struct PatchKey {
     #[schema(
         min_length = 1,
         max_length = 100,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+        pattern = r"^[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]*[^\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]*$"
     )]
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = String, required = false)]
     pub name: Option<String>,
-    #[schema(min_items = 1)]
+    #[schema(min_items = 1, value_type = Vec<String>, required = false)]
+    #[serde(default, deserialize_with = "not_null")]
     pub scopes: Option<Vec<String>>,
     /// RFC 3339 in the future, or `null` to remove the expiry.
     #[serde(default, deserialize_with = "double_option")]
@@ -88,12 +97,24 @@ pub struct RevokeKey {
     pub reason: Option<String>,
 }
 
-/// Seconds, or a duration like `"1h"`.
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub enum GracePeriod {
-    Seconds(i64),
-    Text(String),
+/// A grace period as given: whole seconds (`3600`, also `3600.0` or `3.6e3`,
+/// which JSON Schema's `integer` admits), or a duration like `"1h"`.
+fn grace(value: Option<&Value>) -> Result<Grace, KeyError> {
+    let not_seconds = |shown: &dyn std::fmt::Display| KeyError::Invalid {
+        field: "grace_period",
+        message: format!("`{shown}` is neither whole seconds nor a duration like 1h"),
+    };
+    match value {
+        None | Some(Value::Null) => Ok(Grace::default()),
+        Some(Value::String(text)) => Grace::parse(text),
+        Some(Value::Number(n)) => match (n.as_i64(), n.as_f64()) {
+            (Some(seconds), _) => Grace::seconds(seconds),
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 1e15 => Grace::seconds(f as i64),
+            (None, Some(f)) if f.fract() == 0.0 => Grace::seconds(if f < 0.0 { -1 } else { i64::MAX }),
+            _ => Err(not_seconds(n)),
+        },
+        Some(other) => Err(not_seconds(other)),
+    }
 }
 
 /// Seconds (0 to 2592000), or a duration like `"1h"` (at most 30 days: a
@@ -126,7 +147,7 @@ fn grace_period_schema() -> utoipa::openapi::Schema {
 pub struct RotateKey {
     /// How long the old key keeps working: at most 30 days; default 0.
     #[schema(schema_with = grace_period_schema)]
-    pub grace_period: Option<GracePeriod>,
+    pub grace_period: Option<Value>,
     /// The new key's expiry (RFC 3339, in the future); default the old
     /// key's.
     #[schema(format = DateTime)]
@@ -354,11 +375,7 @@ pub async fn rotate(
     let id = key_id(&id)?;
     let body = body_or_default(body);
     let options = RotateOptions {
-        grace: match body.grace_period {
-            None => Grace::default(),
-            Some(GracePeriod::Seconds(s)) => Grace::seconds(s)?,
-            Some(GracePeriod::Text(t)) => Grace::parse(&t)?,
-        },
+        grace: grace(body.grace_period.as_ref())?,
         expires_at: body.expires_at.as_deref().map(expiry).transpose()?,
     };
     let keys = state.keys.clone();

@@ -30,8 +30,11 @@ impl KeyName {
                 format!("is {chars} characters long; the limit is {NAME_MAX_CHARS}"),
             ));
         }
-        if text.chars().any(char::is_control) {
-            return Err(invalid("name", "must not contain control characters"));
+        if text.chars().any(|c| c.is_control() || is_invisible_format(c)) {
+            return Err(invalid(
+                "name",
+                "must not contain control characters or invisible formatting (zero-width, bidirectional)",
+            ));
         }
         let trimmed = text.trim();
         if trimmed.is_empty() {
@@ -47,6 +50,12 @@ impl KeyName {
     pub fn into_string(self) -> String {
         self.0
     }
+}
+
+/// Invisible characters that change how text around them reads: zero
+/// width, bidirectional embeddings and isolates, the byte order mark.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
 /// A key's grants: names the catalog defines as grantable, deduplicated
@@ -179,6 +188,8 @@ mod tests {
             "   ",
             "a\nb",
             "\u{7f}",
+            "\u{feff}",
+            "admin\u{202e}txt",
             &"x".repeat(101),
             &format!(" {}", "x".repeat(100)),
         ] {

@@ -35,7 +35,6 @@ pub struct NewKey {
     pub metadata: Metadata,
 }
 
-/// A PATCH: each `Some` field is changed; at least one must be.
 impl NewKey {
     /// A key of `account` named `name` with these grants, parsed; no
     /// expiry, the default environment, no metadata.
@@ -51,6 +50,7 @@ impl NewKey {
     }
 }
 
+/// A PATCH: each `Some` field is changed; at least one must be.
 #[derive(Debug, Clone, Default)]
 pub struct Update {
     pub name: Option<KeyName>,

@@ -1027,6 +1027,61 @@ async fn every_bad_input_gets_a_problem_naming_it(t: &TestStore) {
         )
         .await;
     assert_eq!((status, body["field"].as_str()), (400, Some("expires_at")), "{body}");
+    // `null` is not a name; invisible formatting is not part of one.
+    let (status, body) = s
+        .manage(
+            Method::PATCH,
+            &format!("/v1/keys/{id}"),
+            Some(json!({"name": null, "scopes": ["*"]})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    for name in ["\u{feff}", "invoice\u{202e}fdp.exe"] {
+        let (status, body) = s
+            .manage(
+                Method::POST,
+                "/v1/keys",
+                Some(json!({"account": "acme", "name": name, "scopes": ["*"]})),
+            )
+            .await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (400, Some("name")),
+            "{name:?}: {body}"
+        );
+    }
+    // JSON types by their media type, whatever their case or suffix.
+    for content_type in [
+        "Application/JSON",
+        "application/json; charset=utf-8",
+        "application/merge-patch+json",
+    ] {
+        let r = s
+            .client
+            .patch(format!("{}/v1/keys/{id}", s.url))
+            .bearer_auth(&s.management_key)
+            .header("content-type", content_type)
+            .body(r#"{"name": "renamed"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{content_type}");
+    }
+    // Whole seconds however JSON writes them; anything else names the field.
+    for (grace, status) in [(json!(3600.0), 201), (json!(true), 400), (json!(1.5), 400)] {
+        let (id, _) = s.create_key("acme", &["*"]).await;
+        let (got, body) = s
+            .manage(
+                Method::POST,
+                &format!("/v1/keys/{id}/rotate"),
+                Some(json!({"grace_period": grace})),
+            )
+            .await;
+        assert_eq!(got, status, "{grace}: {body}");
+        if status == 400 {
+            assert_eq!(body["field"], "grace_period", "{body}");
+        }
+    }
     // A rotated key in its grace cannot be given a longer life.
     let (rotated, _) = s.create_key("acme", &["*"]).await;
     let (status, _) = s
