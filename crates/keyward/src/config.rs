@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::keys::Grace;
 use crate::verify::CacheSettings;
 
 /// Which headers carry the original request on forward-auth (section 9).
@@ -34,6 +35,8 @@ pub struct ServerConfig {
     pub usage_flush_interval: Duration,
     pub max_body_bytes: usize,
     pub connections: ConnectionLimits,
+    /// The longest rotation grace this server grants (at most 30 days).
+    pub max_rotation_grace: Grace,
 }
 
 /// The connection limits of `[server]`.
@@ -77,6 +80,7 @@ pub struct ServerTable {
     pub header_timeout_seconds: Option<u64>,
     pub idle_timeout_seconds: Option<u64>,
     pub body_timeout_seconds: Option<u64>,
+    pub max_rotation_grace: Option<String>,
 }
 
 impl ServerTable {
@@ -129,6 +133,9 @@ pub struct ServerFlags {
     /// Seconds a client has to send a request body (default 30).
     #[arg(long, env = "KEYWARD_BODY_TIMEOUT_SECONDS")]
     pub body_timeout_seconds: Option<u64>,
+    /// The longest rotation grace granted, like `7d` (default and at most 30d).
+    #[arg(long, env = "KEYWARD_MAX_ROTATION_GRACE")]
+    pub max_rotation_grace: Option<String>,
 }
 
 impl ServerConfig {
@@ -181,7 +188,12 @@ impl ServerConfig {
                 other => other.unwrap_or(defaults_c.max_connections),
             },
         };
+        let max_rotation_grace = match flags.max_rotation_grace.or(file.max_rotation_grace) {
+            None => Grace::longest(),
+            Some(text) => Grace::parse(&text).map_err(|e| format!("max_rotation_grace: {e}"))?,
+        };
         Ok(ServerConfig {
+            max_rotation_grace,
             listen: flags
                 .listen
                 .or(file.listen)
@@ -239,6 +251,18 @@ mod tests {
         assert!(ServerConfig::layered(ServerTable::default(), flags)
             .unwrap_err()
             .contains("between 1 and 60"));
+    }
+
+    #[test]
+    fn the_rotation_grace_may_be_lowered_not_raised() {
+        let file: ServerTable = toml::from_str("max_rotation_grace = \"7d\"").unwrap();
+        let c = ServerConfig::layered(file, ServerFlags::default()).unwrap();
+        assert_eq!(c.max_rotation_grace.as_seconds(), 7 * 86_400);
+        let c = ServerConfig::layered(ServerTable::default(), ServerFlags::default()).unwrap();
+        assert_eq!(c.max_rotation_grace.as_seconds(), 30 * 86_400);
+        let file: ServerTable = toml::from_str("max_rotation_grace = \"31d\"").unwrap();
+        let e = ServerConfig::layered(file, ServerFlags::default()).unwrap_err();
+        assert!(e.contains("max_rotation_grace") && e.contains("30 days"), "{e}");
     }
 
     #[test]

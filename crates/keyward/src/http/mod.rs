@@ -55,9 +55,11 @@ impl AppState {
         config: ServerConfig,
     ) -> Result<AppState, String> {
         let catalog = verifier.catalog().clone();
-        let openapi_json = Bytes::from(openapi::document(&catalog, config.forward_auth_headers));
+        let openapi_json = Bytes::from(openapi::document(&catalog, &config));
         Ok(AppState {
-            keys: KeyService::new(store.clone(), catalog.clone()).with_listener(verifier.clone()),
+            keys: KeyService::new(store.clone(), catalog.clone())
+                .with_listener(verifier.clone())
+                .with_max_rotation_grace(config.max_rotation_grace),
             usage: UsageService::new(recorder, store.clone(), catalog.clone()),
             readiness: Readiness::new(store.clone()),
             metrics: metrics::Metrics::new().map_err(|e| e.to_string())?,

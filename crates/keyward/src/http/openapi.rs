@@ -14,7 +14,7 @@ use utoipa::{OpenApi, ToSchema};
 use keyward_scopes::Catalog;
 
 use super::problem::PROBLEM_JSON;
-use crate::config::HeaderFamily;
+use crate::config::{HeaderFamily, ServerConfig};
 
 /// A verification answer. The handler writes it pre-rendered for speed;
 /// a test checks every code's answer against this schema.
@@ -93,7 +93,7 @@ pub struct Forbidden {
 struct ApiDoc;
 
 /// The document for `catalog`, as JSON.
-pub fn document(catalog: &Catalog, family: HeaderFamily) -> String {
+pub fn document(catalog: &Catalog, config: &ServerConfig) -> String {
     let mut doc = ApiDoc::openapi();
     add_security(&mut doc);
     add_problems(&mut doc);
@@ -106,7 +106,12 @@ pub fn document(catalog: &Catalog, family: HeaderFamily) -> String {
     add_catalog_enums(&mut json, catalog);
     add_links(&mut json);
     add_verify_rules(&mut json);
-    add_authz(&mut json, family);
+    add_authz(&mut json, config.forward_auth_headers);
+    if let Some(Value::Object(seconds)) =
+        json.pointer_mut("/components/schemas/RotateKey/properties/grace_period/oneOf/0")
+    {
+        seconds.insert("maximum".to_owned(), json!(config.max_rotation_grace.as_seconds()));
+    }
     json.to_string()
 }
 

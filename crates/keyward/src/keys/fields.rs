@@ -173,6 +173,11 @@ impl Grace {
     pub fn as_seconds(self) -> i64 {
         self.0
     }
+
+    /// The longest grace there is: 30 days.
+    pub fn longest() -> Grace {
+        Grace(ROTATION_GRACE_MAX_SECONDS)
+    }
 }
 
 #[cfg(test)]

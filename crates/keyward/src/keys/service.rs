@@ -86,6 +86,8 @@ pub struct KeyService {
     catalog: Arc<Catalog>,
     listener: Option<Arc<dyn KeyChangeListener>>,
     management: ManagementLookups,
+    /// The longest rotation grace granted (`max_rotation_grace`).
+    max_grace: Grace,
 }
 
 /// The lifecycle's one rule for changes: revoked and expired keys cannot
@@ -122,7 +124,15 @@ impl KeyService {
             catalog,
             listener: None,
             management: ManagementLookups::new(),
+            max_grace: Grace::longest(),
         }
+    }
+
+    /// A service granting rotation graces of at most `max` (a server's
+    /// `max_rotation_grace`).
+    pub fn with_max_rotation_grace(mut self, max: Grace) -> KeyService {
+        self.max_grace = max;
+        self
     }
 
     /// A service that tells `listener` of every change it writes (a server
@@ -364,6 +374,16 @@ impl KeyService {
         actor: &str,
         scope: &AccountScope,
     ) -> Result<(KeyRecord, KeyRecord, KeySecret), KeyError> {
+        if options.grace.as_seconds() > self.max_grace.as_seconds() {
+            return Err(invalid(
+                "grace_period",
+                format!(
+                    "{} seconds is more than this server's limit of {} seconds (max_rotation_grace)",
+                    options.grace.as_seconds(),
+                    self.max_grace.as_seconds()
+                ),
+            ));
+        }
         let now = Millis::now();
         if let Some(at) = options.expires_at {
             check_expiry(at, now)?;

@@ -1164,6 +1164,49 @@ async fn every_bad_input_gets_a_problem_naming_it(t: &TestStore) {
     assert_eq!(r.headers()["content-type"], "application/problem+json");
 }
 
+/// A server may grant shorter rotation graces than 30 days
+/// (`max_rotation_grace`), and its document says so.
+async fn a_server_may_lower_the_rotation_grace(t: &TestStore) {
+    let s = Server::start(
+        t,
+        Options {
+            extra_args: vec!["--max-rotation-grace".into(), "1h".into()],
+            ..Options::default()
+        },
+    )
+    .await;
+    for (grace, status) in [(json!("2h"), 400), (json!(3601), 400), (json!("30m"), 201)] {
+        let (id, _) = s.create_key("acme", &["*"]).await;
+        let (got, body) = s
+            .manage(
+                Method::POST,
+                &format!("/v1/keys/{id}/rotate"),
+                Some(json!({"grace_period": grace})),
+            )
+            .await;
+        assert_eq!(got, status, "{grace}: {body}");
+        if status == 400 {
+            assert!(
+                body["detail"].as_str().unwrap().contains("max_rotation_grace"),
+                "{body}"
+            );
+        }
+    }
+    let document: Value = s
+        .client
+        .get(format!("{}/openapi.json", s.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        document.pointer("/components/schemas/RotateKey/properties/grace_period/oneOf/0/maximum"),
+        Some(&json!(3600))
+    );
+}
+
 /// The first management key never exists without its file: if the file
 /// cannot be created (here a link is in the way), `serve` stops before
 /// storing a key and says what to do; once the way is clear, the next
@@ -1246,6 +1289,7 @@ async fn a_body_in_pieces_is_read_whole_and_limited(t: &TestStore) {
 }
 
 on_both_stores!(
+    a_server_may_lower_the_rotation_grace,
     every_bad_input_gets_a_problem_naming_it,
     the_first_management_key_is_never_lost,
     a_body_in_pieces_is_read_whole_and_limited,
