@@ -88,6 +88,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/verify", post(verify::verify))
         .route("/v1/authz", on(authz_methods(), verify::authz))
+        // Envoy's check has the original method, whatever it is: an
+        // unknown one is a 403 (UNKNOWN_ROUTE), never a 405.
         .route("/v1/authz/envoy", any(verify::authz_envoy))
         .route("/v1/authz/envoy/", any(verify::authz_envoy))
         .route("/v1/authz/envoy/{*path}", any(verify::authz_envoy))

@@ -180,9 +180,13 @@ fn add_verify_rules(doc: &mut Value) {
 pub const AUTHZ_METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 /// `/v1/authz` under every method it answers, with the configured header
-/// family's two headers as required parameters.
+/// family's two headers as required parameters; and Envoy's
+/// `/v1/authz/envoy/{path}` (404 unless `forward_auth_headers = "envoy"`).
 fn add_authz(doc: &mut Value, family: HeaderFamily) {
-    let Some(Value::Object(item)) = doc.pointer_mut("/paths/~1v1~1authz") else {
+    let Some(Value::Object(paths)) = doc.get_mut("paths") else {
+        return;
+    };
+    let Some(Value::Object(mut item)) = paths.remove("/v1/authz") else {
         return;
     };
     let Some(Value::Object(mut get)) = item.remove("get") else {
@@ -193,17 +197,43 @@ fn add_authz(doc: &mut Value, family: HeaderFamily) {
         HeaderFamily::Forwarded => Some(["X-Forwarded-Method", "X-Forwarded-Uri"]),
         HeaderFamily::Envoy => None,
     };
-    let parameters: Vec<Value> = headers
-        .into_iter()
-        .flatten()
-        .map(|name| json!({ "name": name, "in": "header", "required": true, "schema": { "type": "string" } }))
-        .collect();
+    let header = |name: &str| json!({ "name": name, "in": "header", "required": true, "schema": { "type": "string" } });
+    let parameters: Vec<Value> = headers.into_iter().flatten().map(header).collect();
+    let mut envoy = get.clone();
     get.insert("parameters".to_owned(), Value::Array(parameters));
+    envoy.insert(
+        "description".to_owned(),
+        json!("Envoy's HTTP ext_authz (`path_prefix: /v1/authz/envoy`): the original request is this request, its method (any method: one the catalog does not know is a 403 `UNKNOWN_ROUTE`) and its path after the prefix. 404 unless `forward_auth_headers = \"envoy\"`."),
+    );
+    if let Some(Value::Object(responses)) = envoy.get_mut("responses") {
+        responses.insert(
+            "404".to_owned(),
+            json!({
+                "description": "This server does not take Envoy checks (`forward_auth_headers` is not `envoy`)",
+                "content": { PROBLEM_JSON: { "schema": { "$ref": "#/components/schemas/ProblemDetails" } } },
+            }),
+        );
+    }
+    let mut envoy_prefix = serde_json::Map::new();
+    let mut envoy_path = serde_json::Map::new();
     for method in AUTHZ_METHODS {
         let mut operation = get.clone();
         operation.insert("operationId".to_owned(), json!(format!("authz_{method}")));
         item.insert(method.to_owned(), Value::Object(operation));
+        let mut operation = envoy.clone();
+        operation.insert("operationId".to_owned(), json!(format!("authz_envoy_{method}")));
+        envoy_prefix.insert(method.to_owned(), Value::Object(operation.clone()));
+        operation.insert("operationId".to_owned(), json!(format!("authz_envoy_path_{method}")));
+        operation.insert(
+            "parameters".to_owned(),
+            json!([{ "name": "path", "in": "path", "required": true, "schema": { "type": "string" },
+                     "description": "The original path, after `/v1/authz/envoy/`" }]),
+        );
+        envoy_path.insert(method.to_owned(), Value::Object(operation));
     }
+    paths.insert("/v1/authz".to_owned(), Value::Object(item));
+    paths.insert("/v1/authz/envoy".to_owned(), Value::Object(envoy_prefix));
+    paths.insert("/v1/authz/envoy/{path}".to_owned(), Value::Object(envoy_path));
 }
 
 pub async fn openapi_json(
