@@ -241,3 +241,122 @@ async fn the_first_head_is_timed_from_the_connection_not_its_first_byte() {
     drop(s);
     t.finish().await;
 }
+
+/// Opens a connection and leaves it idle after one answered request.
+async fn idle_connection(address: String) -> Option<TcpStream> {
+    let mut stream = TcpStream::connect(&address).await.ok()?;
+    stream.write_all(HEALTHZ).await.ok()?;
+    let mut buf = [0u8; 512];
+    let mut got = Vec::new();
+    while !String::from_utf8_lossy(&got).ends_with("ok") {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    Some(stream)
+}
+
+/// Opens a connection that sends a request head a byte every 500 ms and
+/// never finishes it; returns how long the server kept it open.
+async fn slowloris(address: String, limit: Duration) -> Option<Duration> {
+    let mut stream = TcpStream::connect(&address).await.ok()?;
+    let started = Instant::now();
+    let head = b"POST /v1/verify HTTP/1.1\r\nHost: keyward\r\nContent-Type: application/json\r\nX-Padding: ";
+    let mut bytes = head.iter().chain(std::iter::repeat(&b'x'));
+    let mut buf = [0u8; 256];
+    while started.elapsed() < limit {
+        if let Some(b) = bytes.next() {
+            if stream.write_all(&[*b]).await.is_err() {
+                return Some(started.elapsed());
+            }
+        }
+        match tokio::time::timeout(Duration::from_millis(500), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(started.elapsed()),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The crowd of the contract issue: 5,000 idle keep-alive connections and
+/// 500 slowloris senders against a server capped at 1,000 connections. A
+/// normal verification is still answered (at the cap the oldest
+/// connections without a request in progress make room), every slow sender
+/// is cut off at the head deadline and the idle ones at the idle timeout or
+/// for room. The verification's latency is printed (docs/BENCHMARKS.md
+/// records it), not asserted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crowd_of_idle_and_slow_clients_leaves_room_for_a_verification() {
+    keyward::http::connections::raise_open_file_limit().expect("a raised open-file limit for 7,000 sockets");
+    let t = TestStore::new(Backend::Sqlite).await;
+    let s = serve(
+        &t,
+        &[
+            "--max-connections",
+            "1000",
+            "--header-timeout-seconds",
+            "3",
+            "--idle-timeout-seconds",
+            "6",
+        ],
+    )
+    .await;
+    let (_, key) = s.create_key("acme", &["campaigns:read"]).await;
+    let address = address(&s);
+
+    let slow: Vec<_> = (0..500)
+        .map(|_| tokio::spawn(slowloris(address.clone(), Duration::from_secs(20))))
+        .collect();
+    let mut idle = Vec::new();
+    for batch in 0..25 {
+        let opened = futures::future::join_all((0..200).map(|_| idle_connection(address.clone()))).await;
+        idle.extend(opened.into_iter().flatten());
+        if batch % 5 == 4 {
+            eprintln!("{} idle connections opened", idle.len());
+        }
+    }
+
+    let started = Instant::now();
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let answer = tokio::time::timeout(
+        Duration::from_secs(10),
+        client
+            .post(format!("{}/v1/verify", s.url))
+            .json(&serde_json::json!({"key": key, "scopes": ["campaigns:read"]}))
+            .send(),
+    )
+    .await
+    .expect("a verification answered despite the crowd")
+    .unwrap();
+    let latency = started.elapsed();
+    assert_eq!(answer.status(), 200);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["code"], "VALID");
+    eprintln!("verification answered in {latency:?} with 5,000 idle and 500 slow clients at a cap of 1,000");
+
+    let mut cut_off = Vec::new();
+    for task in slow {
+        cut_off.push(task.await.unwrap());
+    }
+    let still_open = cut_off.iter().filter(|c| c.is_none()).count();
+    let slowest = cut_off.iter().flatten().max().copied().unwrap_or_default();
+    assert_eq!(still_open, 0, "slow senders kept open past 20 s");
+    assert!(
+        slowest < Duration::from_secs(6),
+        "a slow sender kept for {slowest:?} (head deadline 3 s)"
+    );
+    let mut open_idle = 0;
+    for stream in &mut idle {
+        if closed_within(stream, Duration::from_secs(10)).await.is_none() {
+            open_idle += 1;
+        }
+    }
+    assert_eq!(open_idle, 0, "idle connections kept past the idle timeout");
+    drop(s);
+    t.finish().await;
+}
