@@ -108,8 +108,18 @@ impl Catalog {
 
     /// May a key holding `grants` do something that needs `required`?
     pub fn decide<'a>(&'a self, grants: &'a Grants, required: &'a Requirement) -> Decision<'a> {
-        let effective = self.effective(grants);
-        let outcome = if required.scopes.is_subset_of(effective) {
+        self.covered(&required.scopes, self.effective(grants), None)
+    }
+
+    /// The one way a decision with a requirement is made: allowed iff the
+    /// required set is within the effective one.
+    fn covered<'a>(
+        &'a self,
+        required: &'a ScopeSet,
+        effective: &'a ScopeSet,
+        route: Option<&'a Route>,
+    ) -> Decision<'a> {
+        let outcome = if required.is_subset_of(effective) {
             Outcome::Allowed
         } else {
             Outcome::InsufficientScope
@@ -117,9 +127,9 @@ impl Catalog {
         Decision {
             outcome,
             catalog: self,
-            required: &required.scopes,
+            required,
             effective,
-            route: None,
+            route,
             no_route: None,
         }
     }
@@ -138,21 +148,7 @@ impl Catalog {
             self.router.find(method, &matched).ok_or(NoRoute::NoMatch)
         });
         match found.map(|id| self.route(id)) {
-            Ok(Some(route)) => {
-                let outcome = if route.required.is_subset_of(effective) {
-                    Outcome::Allowed
-                } else {
-                    Outcome::InsufficientScope
-                };
-                Decision {
-                    outcome,
-                    catalog: self,
-                    required: &route.required,
-                    effective,
-                    route: Some(route),
-                    no_route: None,
-                }
-            }
+            Ok(Some(route)) => self.covered(&route.required, effective, Some(route)),
             Ok(None) => self.unknown_route(effective, NoRoute::NoMatch),
             Err(why) => self.unknown_route(effective, why),
         }

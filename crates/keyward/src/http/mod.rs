@@ -3,6 +3,7 @@
 //! of them touches storage directly.
 
 mod auth;
+pub mod authz;
 pub mod connections;
 mod credentials;
 mod json;
@@ -13,6 +14,7 @@ pub mod openapi;
 mod ops;
 mod params;
 pub mod problem;
+mod rendered;
 pub mod verify;
 
 use std::sync::Arc;
@@ -87,12 +89,12 @@ pub fn router(state: Arc<AppState>) -> Router {
     let body_limit = state.config.max_body_bytes;
     Router::new()
         .route("/v1/verify", post(verify::verify))
-        .route("/v1/authz", on(authz_methods(), verify::authz))
+        .route("/v1/authz", on(authz_methods(), authz::authz))
         // Envoy's check has the original method, whatever it is: an
         // unknown one is a 403 (UNKNOWN_ROUTE), never a 405.
-        .route("/v1/authz/envoy", any(verify::authz_envoy))
-        .route("/v1/authz/envoy/", any(verify::authz_envoy))
-        .route("/v1/authz/envoy/{*path}", any(verify::authz_envoy))
+        .route("/v1/authz/envoy", any(authz::authz_envoy))
+        .route("/v1/authz/envoy/", any(authz::authz_envoy))
+        .route("/v1/authz/envoy/{*path}", any(authz::authz_envoy))
         .route("/v1/keys", post(keys::create).get(keys::list))
         .route("/v1/keys/{id}", get(keys::get).patch(keys::patch))
         .route("/v1/keys/{id}/revoke", post(keys::revoke))

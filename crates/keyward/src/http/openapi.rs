@@ -74,7 +74,7 @@ pub struct Forbidden {
     ),
     paths(
         super::verify::verify,
-        super::verify::authz,
+        super::authz::authz,
         super::keys::create,
         super::keys::list,
         super::keys::get,

@@ -10,6 +10,8 @@ pub mod format;
 pub mod management;
 pub mod paging;
 pub mod record;
+pub mod requests;
+mod rules;
 pub mod service;
 pub mod view;
 
@@ -19,5 +21,6 @@ pub use fields::{Grace, KeyId, KeyName, Metadata, RevokeReason, Scopes};
 pub use format::{KeyHash, KeySecret, Malformed};
 pub use paging::{Cursor, Limit, Page};
 pub use record::{AuditEvent, KeyRecord, ManagementKeyRecord, Status, StatusFilter};
-pub use service::{KeyChangeListener, KeyService, NewKey, RotateOptions, Update};
+pub use requests::{KeyChangeListener, NewKey, RotateOptions, Update};
+pub use service::KeyService;
 pub use view::{KeyView, UsageTotals};

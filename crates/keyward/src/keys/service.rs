@@ -15,70 +15,15 @@ use serde_json::{json, Value};
 
 use super::audit::{audit_view, event, key_event, new_id};
 use super::error::{invalid, KeyError};
-use super::fields::{Grace, KeyId, KeyName, Metadata, RevokeReason, Scopes};
+use super::fields::{Grace, KeyId, RevokeReason};
 use super::format::{self, KeyHash, KeySecret};
 use super::management::ManagementLookups;
-use super::record::{AuditEvent, KeyRecord, ManagementKeyRecord, Status, StatusFilter};
-use super::{AccountId, AccountScope, Cursor, KeyView, Limit, Page};
+use super::record::{AuditEvent, KeyRecord, ManagementKeyRecord, StatusFilter};
+use super::requests::{NewKey, RotateOptions, Update};
+use super::rules::{check_expiry, rotatable, updatable, within_grace_limit};
+use super::{AccountId, AccountScope, Cursor, KeyChangeListener, KeyView, Limit, Page};
 use crate::store::{NewKeyRow, Rotation, Store, StoreError};
 use crate::time::Millis;
-
-/// A key to create.
-#[derive(Debug, Clone)]
-pub struct NewKey {
-    pub account: AccountId,
-    pub name: KeyName,
-    pub scopes: Scopes,
-    pub expires_at: Option<Millis>,
-    /// Default: the catalog's first environment.
-    pub environment: Option<String>,
-    pub metadata: Metadata,
-}
-
-impl NewKey {
-    /// A key of `account` named `name` with these grants, parsed; no
-    /// expiry, the default environment, no metadata.
-    pub fn parse(account: &str, name: &str, scopes: &[&str], catalog: &Catalog) -> Result<NewKey, KeyError> {
-        Ok(NewKey {
-            account: AccountId::parse(account)?,
-            name: KeyName::parse(name)?,
-            scopes: Scopes::parse(scopes.iter().map(|s| (*s).to_owned()).collect(), catalog)?,
-            expires_at: None,
-            environment: None,
-            metadata: Metadata::default(),
-        })
-    }
-}
-
-/// A PATCH: each `Some` field is changed; at least one must be.
-#[derive(Debug, Clone, Default)]
-pub struct Update {
-    pub name: Option<KeyName>,
-    pub scopes: Option<Scopes>,
-    /// `Some(None)` removes the expiry.
-    pub expires_at: Option<Option<Millis>>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct RotateOptions {
-    /// How long the old key keeps working; default 0 (it expires at once).
-    pub grace: Grace,
-    /// The new key's expiry; default: the old key's.
-    pub expires_at: Option<Millis>,
-}
-
-/// Told of every key change the service wrote, right after the write:
-/// how the verification cache of this node forgets a changed key before the
-/// change's answer leaves (DESIGN.md section 7). Other nodes learn it from
-/// the change feed.
-pub trait KeyChangeListener: Send + Sync {
-    /// The key with this digest changed (created, updated, revoked,
-    /// rotated).
-    fn key_changed(&self, hash: &KeyHash);
-    /// A write failed after it may have committed: which key changed is
-    /// unknown, so everything must be forgotten.
-    fn changes_unknown(&self);
-}
 
 #[derive(Clone)]
 pub struct KeyService {
@@ -88,33 +33,6 @@ pub struct KeyService {
     management: ManagementLookups,
     /// The longest rotation grace granted (`max_rotation_grace`).
     max_grace: Grace,
-}
-
-/// The lifecycle's one rule for changes: revoked and expired keys cannot
-/// be changed (revocation is permanent; an expired key is renewed by
-/// creating another).
-fn changeable(key: &KeyRecord, now: Millis) -> Result<(), KeyError> {
-    match key.status(now) {
-        Status::Revoked => Err(KeyError::Conflict(format!(
-            "key `{}` is revoked; revoked keys cannot be changed",
-            key.id
-        ))),
-        Status::Expired => Err(KeyError::Conflict(format!(
-            "key `{}` has expired; expired keys cannot be changed",
-            key.id
-        ))),
-        Status::Active => Ok(()),
-    }
-}
-
-fn check_expiry(expires_at: Millis, now: Millis) -> Result<(), KeyError> {
-    if expires_at <= now {
-        return Err(invalid(
-            "expires_at",
-            format!("`{}` is not in the future", expires_at.to_rfc3339()),
-        ));
-    }
-    Ok(())
 }
 
 impl KeyService {
@@ -288,16 +206,8 @@ impl KeyService {
         let template = event(actor, "key.updated")?;
         let result = self
             .store
-            .update_key(id.as_str(), scope, |before| {
-                changeable(before, now)?;
-                if let Some(to) = &before.rotated_to {
-                    // Its life ends with its grace: a change (a later
-                    // expiry, say) would keep a replaced key alive.
-                    return Err(KeyError::Conflict(format!(
-                        "key `{}` was rotated to `{to}`; change its replacement instead",
-                        before.id
-                    )));
-                }
+            .update_key(id.as_str(), scope, |before| -> Result<_, KeyError> {
+                updatable(before, now)?;
                 let mut after = before.clone();
                 if let Some(name) = &update.name {
                     after.name = name.as_str().to_owned();
@@ -374,16 +284,7 @@ impl KeyService {
         actor: &str,
         scope: &AccountScope,
     ) -> Result<(KeyRecord, KeyRecord, KeySecret), KeyError> {
-        if options.grace.as_seconds() > self.max_grace.as_seconds() {
-            return Err(invalid(
-                "grace_period",
-                format!(
-                    "{} seconds is more than this server's limit of {} seconds (max_rotation_grace)",
-                    options.grace.as_seconds(),
-                    self.max_grace.as_seconds()
-                ),
-            ));
-        }
+        within_grace_limit(options.grace, self.max_grace)?;
         let now = Millis::now();
         if let Some(at) = options.expires_at {
             check_expiry(at, now)?;
@@ -395,14 +296,8 @@ impl KeyService {
         let mut secret_slot: Option<KeySecret> = None;
         let result = self
             .store
-            .rotate_key(id.as_str(), scope, |old| {
-                changeable(old, now)?;
-                if old.rotated_to.is_some() {
-                    return Err(KeyError::Conflict(format!(
-                        "key `{}` was already rotated; rotate its replacement instead",
-                        old.id
-                    )));
-                }
+            .rotate_key(id.as_str(), scope, |old| -> Result<_, KeyError> {
+                rotatable(old, now)?;
                 let secret = format::generate(&prefix, &old.environment).map_err(StoreError::from)?;
                 let grace_end = now.plus_seconds(options.grace.as_seconds());
                 let old_expires_at = old.expires_at.map_or(grace_end, |e| e.min(grace_end));

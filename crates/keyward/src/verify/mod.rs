@@ -27,18 +27,18 @@
 //!
 //! Never logs or stores a presented key; at most `format::loggable`.
 
+use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use axum::http::{HeaderName, HeaderValue};
 use keyward_scopes::{Catalog, Decision, Grants, Outcome, Requirement};
 use moka::sync::Cache;
 use tokio::sync::Semaphore;
 
 use crate::keys::format::{self, KeyHash};
-use crate::keys::service::KeyChangeListener;
-use crate::keys::KeyRecord;
+use crate::keys::KeyChangeListener;
+use crate::keys::{KeyRecord, Status};
 use crate::store::{Store, StoreError};
 use crate::time::Millis;
 
@@ -90,77 +90,30 @@ pub struct CachedKey {
     pub grants: Grants,
     /// The id, shared with usage counters without copying.
     pub id_arc: Arc<str>,
-    /// The key's part of every answer, rendered once.
-    pub rendered: Rendered,
-}
-
-/// What every answer about a key repeats, rendered once per cache fill so
-/// the hot path copies bytes instead of serializing: the JSON members of a
-/// verify answer (escaped by serde_json) and the header values of an authz
-/// answer.
-pub struct Rendered {
-    /// `"key_id":…,"account":…,"environment":…`
-    pub json_identity: Box<str>,
-    /// `[…]`: the grants as given.
-    pub json_granted: Box<str>,
-    /// The four `X-Keyward-*` headers of an allowed forward-auth answer,
-    /// all or none: `None` if one of them cannot be a header value (only an
-    /// account stored before account ids had a grammar could do that), and
-    /// then forward-auth refuses rather than answer 200 without it.
-    pub headers: Option<[(HeaderName, HeaderValue); 4]>,
+    /// What a front end derives from the record once per cache entry (the
+    /// HTTP layer's pre-rendered answer parts), made on first use. The
+    /// verifier knows nothing of it.
+    attachment: OnceLock<Box<dyn Any + Send + Sync>>,
 }
 
 impl CachedKey {
     pub fn new(record: KeyRecord, grants: Grants) -> CachedKey {
         let id_arc = Arc::from(record.id.as_str());
-        let rendered = Rendered::of(&record);
         CachedKey {
             record,
             grants,
             id_arc,
-            rendered,
+            attachment: OnceLock::new(),
         }
     }
-}
 
-impl Rendered {
-    fn of(record: &KeyRecord) -> Rendered {
-        #[derive(serde::Serialize)]
-        struct Identity<'a> {
-            key_id: &'a str,
-            account: &'a str,
-            environment: &'a str,
-        }
-        let identity = serde_json::to_string(&Identity {
-            key_id: &record.id,
-            account: &record.account,
-            environment: &record.environment,
-        })
-        .unwrap_or_default();
-        // `{…}` without its braces: members to splice into an answer.
-        let json_identity = identity
-            .strip_prefix('{')
-            .and_then(|s| s.strip_suffix('}'))
-            .unwrap_or_default()
-            .into();
-        let json_granted = serde_json::to_string(&record.scopes).unwrap_or_default().into();
-        let header = |name: &'static str, value: String| {
-            let value = HeaderValue::try_from(value).ok()?;
-            Some((HeaderName::from_static(name), value))
-        };
-        let headers = (|| {
-            Some([
-                header("x-keyward-key-id", record.id.clone())?,
-                header("x-keyward-account", record.account.clone())?,
-                header("x-keyward-scopes", record.scopes.join(","))?,
-                header("x-keyward-environment", record.environment.clone())?,
-            ])
-        })();
-        Rendered {
-            json_identity,
-            json_granted,
-            headers,
-        }
+    /// The attachment of type `T`, made by `make` from the record the first
+    /// time; `None` if an attachment of another type was made first (one
+    /// front end attaches one type).
+    pub fn attachment<T: Any + Send + Sync>(&self, make: impl FnOnce(&KeyRecord) -> T) -> Option<&T> {
+        self.attachment
+            .get_or_init(|| Box::new(make(&self.record)))
+            .downcast_ref::<T>()
     }
 }
 
@@ -409,12 +362,12 @@ impl Verifier {
                 }
             }
         };
-        let code = if key.record.revoked_at.is_some() {
-            Code::Revoked
-        } else if key.record.expires_at.is_some_and(|at| at <= now) {
-            Code::Expired
-        } else {
-            Code::Valid
+        // The key's status has one source: its record (revoked wins over
+        // expired), against the clock read once for this request.
+        let code = match key.record.status(now) {
+            Status::Revoked => Code::Revoked,
+            Status::Expired => Code::Expired,
+            Status::Active => Code::Valid,
         };
         Authentication::Key(key, code)
     }
