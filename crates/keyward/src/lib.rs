@@ -8,7 +8,6 @@
 //! - `http/`: the API (verification, management, operations);
 //! - `cli/`: the `keyward` command line.
 
-pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod http;

@@ -157,7 +157,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let (live, following) = tokio::sync::oneshot::channel();
-    let follower = tokio::spawn(crate::changes::follow(
+    let follower = tokio::spawn(crate::verify::changes::follow(
         store.clone(),
         verifier.clone(),
         stopped.clone(),

@@ -14,7 +14,7 @@
 //!
 //! Changes reach the cache at once on the node that made them (the key
 //! service tells the verifier, a [`KeyChangeListener`], after each write)
-//! and within a second elsewhere (see [`crate::changes`]). Changes name the
+//! and within a second elsewhere (see [`changes`]). Changes name the
 //! key by its digest, the cache's own key, so forgetting never depends on a
 //! second map that could have lost the entry. A fill that raced with a
 //! change (the store read before the change committed, the insert after it
@@ -26,6 +26,8 @@
 //! `Unavailable` (503).
 //!
 //! Never logs or stores a presented key; at most `format::loggable`.
+
+pub mod changes;
 
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};

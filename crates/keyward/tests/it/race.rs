@@ -88,7 +88,7 @@ async fn a_revoke_from_another_node_wins_over_a_fill_in_flight(t: &TestStore) {
     let (_, other) = node(&other_store, &CacheSettings::default());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let (live, following) = tokio::sync::oneshot::channel();
-    let follower = tokio::spawn(keyward::changes::follow(
+    let follower = tokio::spawn(keyward::verify::changes::follow(
         t.store.clone(),
         verifier.clone(),
         stopped,

@@ -11,7 +11,7 @@
 # load generator's own work does not eat into the server's core.
 #
 # Needs wrk, sqlite3 and taskset (apt install wrk sqlite3 util-linux).
-# Usage: bench/load.sh [seconds per measurement, default 5] [rounds, default 5]
+# Usage: benches/load/load.sh [seconds per measurement, default 5] [rounds, default 5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-5}
@@ -47,7 +47,7 @@ measure() {
     local pid=$1 url=$2 script=${3:-} before after out
     before=$(ticks "$pid")
     if [ -n "$script" ]; then
-        out=$("${LOAD_CPU[@]}" wrk -t1 -c$CONNECTIONS -d"${DURATION}s" --latency -s "bench/$script" "$url")
+        out=$("${LOAD_CPU[@]}" wrk -t1 -c$CONNECTIONS -d"${DURATION}s" --latency -s "benches/load/$script" "$url")
     else
         out=$("${LOAD_CPU[@]}" wrk -t1 -c$CONNECTIONS -d"${DURATION}s" --latency "$url")
     fi
@@ -75,7 +75,7 @@ for label in "${!PORT[@]}"; do
     for _ in $(seq 100); do curl -sf "http://127.0.0.1:${PORT[$label]}/healthz" >/dev/null && break; sleep 0.1; done
     kill -0 "${PID[$label]}" 2>/dev/null || { echo "the $label server did not start (port ${PORT[$label]} taken?)" >&2; exit 1; }
     # Warm the cache and the connection pool.
-    KEYWARD_KEY=${KEY[$label]} "${LOAD_CPU[@]}" wrk -t1 -c4 -d1s -s bench/verify.lua "http://127.0.0.1:${PORT[$label]}/v1/verify" >/dev/null
+    KEYWARD_KEY=${KEY[$label]} "${LOAD_CPU[@]}" wrk -t1 -c4 -d1s -s benches/load/verify.lua "http://127.0.0.1:${PORT[$label]}/v1/verify" >/dev/null
 done
 
 RAW="$WORK/raw.txt"
@@ -95,4 +95,4 @@ done
 echo "Raw measurements (round case endpoint req/s p99-ms non-2xx server-cpu-us/request):"
 sed 's/^/    /' "$RAW"
 echo
-python3 bench/summarize.py "$RAW"
+python3 benches/load/summarize.py "$RAW"

@@ -4,9 +4,9 @@
 # each server pinned to core 0 and wrk to core 1, ROUNDS interleaved rounds
 # of SECONDS each so that drift of this shared machine hits both alike.
 #
-# Usage: bench/ab.sh OLD_BINARY NEW_BINARY [SECONDS, default 5] [ROUNDS, default 3]
+# Usage: benches/load/ab.sh OLD_BINARY NEW_BINARY [SECONDS, default 5] [ROUNDS, default 3]
 # e.g.   git worktree add /tmp/old <rev> && (cd /tmp/old && CARGO_TARGET_DIR=/tmp/oldtarget cargo build --release -p keyward)
-#        cargo build --release -p keyward && bench/ab.sh /tmp/oldtarget/release/keyward target/release/keyward
+#        cargo build --release -p keyward && benches/load/ab.sh /tmp/oldtarget/release/keyward target/release/keyward
 # Needs wrk and taskset (apt install wrk util-linux).
 set -euo pipefail
 OLD=$(realpath "$1") NEW=$(realpath "$2") SECONDS_EACH=${3:-5} ROUNDS=${4:-3}

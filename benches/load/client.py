@@ -1,7 +1,7 @@
 """Sends COUNT keep-alive requests of one kind to a local keyward, one at a
-time, and checks each answer is 200 (for bench/instructions.sh).
+time, and checks each answer is 200 (for benches/load/instructions.sh).
 
-Usage: KEYWARD_KEY=... python3 bench/client.py PORT healthz|verify|authz COUNT"""
+Usage: KEYWARD_KEY=... python3 benches/load/client.py PORT healthz|verify|authz COUNT"""
 
 import http.client
 import json

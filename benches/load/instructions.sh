@@ -2,7 +2,7 @@
 # User-space instructions per request of `keyward serve`, counted by
 # callgrind: repeatable whatever else the machine is doing, unlike times.
 # For /healthz, /v1/verify and /v1/authz it runs the server under callgrind
-# twice, for N and 3N keep-alive requests from bench/client.py, and divides
+# twice, for N and 3N keep-alive requests from benches/load/client.py, and divides
 # the difference by 2N (so start-up and shutdown cancel out). Prints the
 # per-request totals and the functions whose inclusive cost per request
 # differs most from /healthz's.
@@ -11,7 +11,7 @@
 # without the CPU's SHA extensions, so a verify's hashing counts several
 # times what it costs natively.
 #
-# Needs valgrind and python3. Usage: bench/instructions.sh [N, default 2000]
+# Needs valgrind and python3. Usage: benches/load/instructions.sh [N, default 2000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-2000}
@@ -31,7 +31,7 @@ run() {
         "$BIN" serve --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" >/dev/null 2>&1 &
     local pid=$!
     for _ in $(seq 200); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
-    KEYWARD_KEY=$KEY python3 bench/client.py "$PORT" "$endpoint" "$count"
+    KEYWARD_KEY=$KEY python3 benches/load/client.py "$PORT" "$endpoint" "$count"
     kill -INT $pid
     wait $pid || true
     echo "$out"

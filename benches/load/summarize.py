@@ -1,4 +1,4 @@
-"""Summarizes bench/load.sh's raw measurements: per case, the median and
+"""Summarizes benches/load/load.sh's raw measurements: per case, the median and
 range across rounds of each endpoint's throughput relative to /healthz
 measured in the same round, of p99, of server CPU per request, and the cost
 of usage counting (1k keys, usage on vs off, same round)."""
