@@ -45,6 +45,7 @@ use keyward::config::{ServerConfig, ServerFlags, ServerTable};
 use keyward::http::{self, AppState};
 use keyward::keys::management::create_management_key;
 use keyward::keys::{format, AccountScope, KeyId, KeyName, KeyService, NewKey};
+use keyward::services::Services;
 use keyward::store::Store;
 use keyward::usage::Recorder;
 use keyward::verify::Verifier;
@@ -112,7 +113,8 @@ impl App {
                 .map_err(|e| e.to_string())?;
             let verifier = Arc::new(Verifier::new(catalog.clone(), store.clone(), &config.cache));
             let recorder = Arc::new(Recorder::new(config.usage));
-            let state = AppState::new(&store, verifier, recorder, config)?;
+            let services = Services::for_server(&store, &verifier, recorder, &config);
+            let state = AppState::new(services, verifier, config)?;
             let mut slots = Vec::new();
             for _ in 0..LIVE_SLOTS {
                 slots.push(new_slot(&state.keys).await?);

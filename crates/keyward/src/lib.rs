@@ -13,6 +13,7 @@ pub mod config;
 pub mod http;
 pub mod keys;
 pub mod readiness;
+pub mod services;
 pub mod store;
 pub mod time;
 pub mod usage;

@@ -19,9 +19,16 @@ impl Readiness {
     }
 
     /// Storage answered a trivial query within [`READINESS_DEADLINE`].
-    pub async fn check(&self) -> Result<(), StoreError> {
-        tokio::time::timeout(READINESS_DEADLINE, self.store.ping())
-            .await
-            .map_err(|_| StoreError::TimedOut)?
+    pub async fn check(&self) -> Result<(), NotReady> {
+        match tokio::time::timeout(READINESS_DEADLINE, self.store.ping()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(NotReady(e)),
+            Err(_) => Err(NotReady(StoreError::TimedOut)),
+        }
     }
 }
+
+/// Why this node is not ready.
+#[derive(Debug, thiserror::Error)]
+#[error("not ready: {0}")]
+pub struct NotReady(StoreError);

@@ -9,9 +9,9 @@ use clap::Args;
 use keyward_scopes::Catalog;
 
 use super::EXIT_BAD_INPUT;
-use crate::keys::{KeyError, KeyService};
+use crate::keys::KeyError;
+use crate::services::Services;
 use crate::store::{Location, Store};
-use crate::usage::{Recorder, UsageService};
 
 /// The catalog used when there is neither `--config` nor `./keyward.toml`.
 pub const DEMO_CATALOG: &str = include_str!("../../../../examples/catalogs/coldsend.toml");
@@ -74,24 +74,12 @@ pub async fn open_store(args: &StoreArgs) -> Result<Store, String> {
         .map_err(|e| format!("{e} ({:?})", args.location()))
 }
 
-/// The services a command uses, over the store it names.
-pub struct Services {
-    pub keys: KeyService,
-    pub usage: UsageService,
-    pub store: Store,
-}
-
-pub async fn services(store: &StoreArgs, catalog: &CatalogArgs) -> Result<Services, String> {
+/// The services a command uses over the store it names, and the store (to
+/// close it).
+pub async fn services(store: &StoreArgs, catalog: &CatalogArgs) -> Result<(Services, Store), String> {
     let catalog = Arc::new(catalog.load()?);
     let store = open_store(store).await?;
-    // The command line counts nothing: its usage answers are what servers
-    // flushed.
-    let recorder = Arc::new(Recorder::new(false));
-    Ok(Services {
-        keys: KeyService::new(store.clone(), catalog.clone()),
-        usage: UsageService::new(recorder, store.clone(), catalog),
-        store,
-    })
+    Ok((Services::for_cli(&store, catalog), store))
 }
 
 /// A failure of a command: its message and exit code.

@@ -5,13 +5,12 @@
 use clap::Subcommand;
 use serde::Serialize;
 
-use super::context::{
-    bad_input, cli_actor, finish, runtime, services, table, CatalogArgs, Failure, Services, StoreArgs,
-};
+use super::context::{bad_input, cli_actor, finish, runtime, services, table, CatalogArgs, Failure, StoreArgs};
 use crate::keys::{
     AccountId, AccountScope, Cursor, Grace, KeyId, KeyName, KeyRecord, KeySecret, KeyService, Limit, Metadata, NewKey,
     Page, RevokeReason, RotateOptions, Scopes, StatusFilter,
 };
+use crate::services::Services;
 use crate::time::{parse_duration, Millis};
 
 #[derive(Subcommand)]
@@ -102,9 +101,9 @@ pub enum KeysCommand {
 pub fn run(command: KeysCommand, store: StoreArgs, catalog: CatalogArgs) -> std::process::ExitCode {
     finish(runtime().map_err(Failure::from).and_then(|rt| {
         rt.block_on(async {
-            let services = services(&store, &catalog).await?;
+            let (services, store) = services(&store, &catalog).await?;
             let result = execute(&services, command).await;
-            services.store.close().await;
+            store.close().await;
             result
         })
     }))
@@ -287,11 +286,7 @@ async fn execute(services: &Services, command: KeysCommand) -> Result<(), Failur
         }
         KeysCommand::Usage { id, json } => {
             let key = svc.get(&KeyId::parse(&id)?, scope).await?;
-            let usage = services
-                .usage
-                .of(&key, Millis::now())
-                .await
-                .map_err(|e| Failure::from(crate::keys::KeyError::from(e)))?;
+            let usage = services.usage.of(&key, Millis::now()).await?;
             if json {
                 print_json(&usage);
             } else {

@@ -18,6 +18,7 @@ use crate::keys::KeyName;
 
 /// How long `serve` waits for the change feed before answering anyway.
 const FEED_START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+use crate::services::Services;
 use crate::store::{Location, Store};
 use crate::usage::Recorder;
 use crate::verify::Verifier;
@@ -173,7 +174,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         config.usage_flush_interval,
         stopped,
     ));
-    let state = Arc::new(AppState::new(&store, verifier, recorder, config)?);
+    let services = Services::for_server(&store, &verifier, recorder, &config);
+    let state = Arc::new(AppState::new(services, verifier, config)?);
     println!("keyward listening on http://{address}");
     let _ = std::io::stdout().flush();
     tracing::info!(%address, api = %catalog.api().name, "serving");

@@ -28,8 +28,8 @@ use axum::body::Bytes;
 use crate::config::ServerConfig;
 use crate::keys::KeyService;
 use crate::readiness::Readiness;
-use crate::store::Store;
-use crate::usage::{Recorder, UsageService};
+use crate::services::Services;
+use crate::usage::UsageService;
 use crate::verify::Verifier;
 
 /// What the handlers share: the services (never the store itself) and what
@@ -48,22 +48,16 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The services of one node over `store`; changes made through its key
-    /// service are told to `verifier` at once.
-    pub fn new(
-        store: &Store,
-        verifier: Arc<Verifier>,
-        recorder: Arc<Recorder>,
-        config: ServerConfig,
-    ) -> Result<AppState, String> {
+    /// The state of one node's API over its services
+    /// ([`Services::for_server`]).
+    pub fn new(services: Services, verifier: Arc<Verifier>, config: ServerConfig) -> Result<AppState, String> {
         let catalog = verifier.catalog().clone();
         let openapi_json = Bytes::from(openapi::document(&catalog, &config));
+        let Services { keys, usage, readiness } = services;
         Ok(AppState {
-            keys: KeyService::new(store.clone(), catalog.clone())
-                .with_listener(verifier.clone())
-                .with_max_rotation_grace(config.max_rotation_grace),
-            usage: UsageService::new(recorder, store.clone(), catalog.clone()),
-            readiness: Readiness::new(store.clone()),
+            keys,
+            usage,
+            readiness,
             metrics: metrics::Metrics::new().map_err(|e| e.to_string())?,
             config,
             catalog_json: Bytes::from(keyward_scopes::export::to_json(&catalog)),

@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use crate::keys::KeyError;
-use crate::store::StoreError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -64,21 +63,6 @@ impl Problem {
     }
 }
 
-impl From<StoreError> for Problem {
-    fn from(e: StoreError) -> Problem {
-        match e {
-            StoreError::Unavailable(_) | StoreError::Busy | StoreError::TimedOut => {
-                tracing::warn!(error = %e, "storage unavailable");
-                Problem::unavailable()
-            }
-            other => {
-                tracing::error!(error = %other, "storage failure");
-                Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal storage error")
-            }
-        }
-    }
-}
-
 impl From<KeyError> for Problem {
     fn from(e: KeyError) -> Problem {
         match e {
@@ -86,7 +70,17 @@ impl From<KeyError> for Problem {
             KeyError::NotFound(id) => Problem::not_found(format!("no key `{id}`")),
             KeyError::Conflict(message) => Problem::new(StatusCode::CONFLICT, message),
             e @ KeyError::OutOfScope(_) => Problem::new(StatusCode::FORBIDDEN, e.to_string()),
-            KeyError::Store(e) => e.into(),
+            KeyError::Unavailable(e) => {
+                tracing::warn!(error = %e, "storage unavailable");
+                Problem::unavailable()
+            }
+            KeyError::Internal(e) => {
+                tracing::error!(error = %e, "storage failure: a bug");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "storage refused or garbled what keyward wrote or read; this is a bug in keyward, not in the request",
+                )
+            }
         }
     }
 }

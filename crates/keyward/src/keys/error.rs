@@ -20,8 +20,23 @@ pub enum KeyError {
     /// found).
     #[error("this caller is limited to another account than `{0}`")]
     OutOfScope(String),
+    /// Storage cannot answer now: try again (503).
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Unavailable(StoreError),
+    /// Storage refused or garbled what keyward wrote or read: a bug in
+    /// keyward, not in the request (500).
+    #[error(transparent)]
+    Internal(StoreError),
+}
+
+impl From<StoreError> for KeyError {
+    fn from(e: StoreError) -> KeyError {
+        if e.is_transient() {
+            KeyError::Unavailable(e)
+        } else {
+            KeyError::Internal(e)
+        }
+    }
 }
 
 pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> KeyError {

@@ -65,8 +65,18 @@ pub use management::NewManagementKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// Storage cannot be reached or cannot serve now (connection, pool,
+    /// busy, a transaction the database rolled back): try again.
     #[error("storage is unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
+    /// The database refused what keyward wrote (a constraint, or a trigger
+    /// guarding revocation and the audit trail): a bug, never a retry.
+    #[error("the database refused a write: {0}")]
+    Refused(#[source] sqlx::Error),
+    /// A query or its answer was not what keyward expects (a column of
+    /// the wrong type, ...): a bug or a foreign schema.
+    #[error("storage answered unexpectedly: {0}")]
+    Unexpected(#[source] sqlx::Error),
     #[error("cannot prepare the database: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("cannot create the data directory {path}: {source}")]
@@ -81,10 +91,43 @@ pub enum StoreError {
     Random(getrandom::Error),
 }
 
+impl StoreError {
+    /// Whether trying again later may succeed (storage down, busy or slow),
+    /// as opposed to a bug or corrupt data.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable(_) | StoreError::Busy | StoreError::TimedOut
+        )
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        StoreError::Unavailable(e)
+        use sqlx::Error as E;
+        match &e {
+            E::Io(_) | E::Tls(_) | E::Protocol(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => {
+                StoreError::Unavailable(e)
+            }
+            E::Database(db) if is_transient(db.code().as_deref()) => StoreError::Unavailable(e),
+            E::Database(_) => StoreError::Refused(e),
+            _ => StoreError::Unexpected(e),
+        }
     }
+}
+
+/// Database error codes that say "not now" rather than "never": PostgreSQL
+/// SQLSTATE classes 08 (connection), 40 (rolled back: serialization,
+/// deadlock), 53 (resources), 57 (operator: shutdown), 58 (system); SQLite
+/// BUSY, LOCKED, IOERR, FULL, CANTOPEN and their extended codes.
+fn is_transient(code: Option<&str>) -> bool {
+    let Some(code) = code else { return false };
+    if let Ok(sqlite) = code.parse::<u32>() {
+        return matches!(sqlite & 0xff, 5 | 6 | 10 | 13 | 14);
+    }
+    ["08", "40", "53", "57", "58"]
+        .iter()
+        .any(|class| code.starts_with(class))
 }
 
 impl From<getrandom::Error> for StoreError {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{Recorder, DAY_MS, HOUR_MS};
-use crate::keys::KeyRecord;
+use crate::keys::{KeyError, KeyRecord};
 use crate::store::{Store, StoreError};
 use crate::time::Millis;
 
@@ -83,8 +83,8 @@ impl UsageService {
 
     /// The usage of `key` (a record the caller was allowed to read) at
     /// `now`.
-    pub async fn of(&self, key: &KeyRecord, now: Millis) -> Result<Usage, StoreError> {
-        usage(&self.recorder, &self.store, &self.catalog, key, now).await
+    pub async fn of(&self, key: &KeyRecord, now: Millis) -> Result<Usage, KeyError> {
+        Ok(usage(&self.recorder, &self.store, &self.catalog, key, now).await?)
     }
 }
 

@@ -693,8 +693,32 @@ async fn an_account_limited_management_key_sees_only_its_account(t: &TestStore) 
         .manage_as(&limited, Method::GET, &format!("/v1/keys/{theirs}/usage"), None)
         .await;
     assert_eq!(status, 404);
+    let (status, _) = s
+        .manage_as(
+            &limited,
+            Method::POST,
+            &format!("/v1/keys/{theirs}/rotate"),
+            Some(json!({"grace_period": "1h"})),
+        )
+        .await;
+    assert_eq!(status, 404);
     let (status, body) = s.manage_as(&limited, Method::GET, "/v1/keys?account=other", None).await;
     assert_eq!((status, body["items"].clone()), (200, json!([])));
+    for path in [
+        "/v1/audit?account=other".to_owned(),
+        format!("/v1/audit?key_id={theirs}"),
+        format!("/v1/audit?account=other&key_id={theirs}"),
+    ] {
+        let (status, body) = s.manage_as(&limited, Method::GET, &path, None).await;
+        assert_eq!((status, body["items"].clone()), (200, json!([])), "{path}");
+    }
+    // Nothing it tried changed the other account's key.
+    let (_, key) = s.manage(Method::GET, &format!("/v1/keys/{theirs}"), None).await;
+    assert_eq!(
+        (key["status"].as_str(), key["name"].as_str()),
+        (Some("active"), Some("test key"))
+    );
+    assert_eq!(key["rotated_to"], Value::Null);
     let (_, body) = s.manage_as(&limited, Method::GET, "/v1/keys?status=all", None).await;
     let ids: Vec<&str> = body["items"]
         .as_array()

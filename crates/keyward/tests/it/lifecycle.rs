@@ -894,7 +894,32 @@ async fn the_plaintext_is_stored_nowhere(t: &TestStore) {
     }
 }
 
+/// A write the database refuses (here a trigger guarding revocation) is a
+/// bug to report, never an outage to retry (503).
+async fn a_refused_write_is_a_bug_not_an_outage(t: &TestStore) {
+    let svc = Calls(t.service("coldsend"));
+    let (k, _) = svc.create(new_key("acme", "k", &["*"]), "t").await.unwrap();
+    svc.revoke(&k.id, None, "t", None).await.unwrap();
+    let refused = t
+        .raw_sql(&format!("UPDATE keys SET revoked_at = NULL WHERE id = '{}'", k.id))
+        .await
+        .unwrap_err();
+    let e = keyward::store::StoreError::from(refused);
+    assert!(matches!(e, keyward::store::StoreError::Refused(_)), "{e:?}");
+    let duplicate = t
+        .raw_sql(&format!(
+            "INSERT INTO keys (id, account, name, environment, scopes, hash, start, metadata, created_at, created_by) \
+             SELECT id, account, name, environment, scopes, hash, start, metadata, created_at, created_by FROM keys WHERE id = '{}'",
+            k.id
+        ))
+        .await
+        .unwrap_err();
+    let e = keyward::store::StoreError::from(duplicate);
+    assert!(matches!(e, keyward::store::StoreError::Refused(_)), "{e:?}");
+}
+
 on_both_stores!(
+    a_refused_write_is_a_bug_not_an_outage,
     created_key_has_the_documented_format_and_record,
     the_default_environment_is_the_first_listed,
     bad_input_is_refused_naming_the_field,

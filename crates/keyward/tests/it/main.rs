@@ -10,6 +10,7 @@ mod contract;
 mod hostile;
 mod http_api;
 mod keys_commands;
+mod layering;
 mod lifecycle;
 mod nodes;
 mod proxies;

@@ -69,26 +69,23 @@ impl TestStore {
     /// Runs SQL on a connection of the test's own, as an operator with a
     /// SQL shell would.
     pub async fn raw_execute(&self, sql: &str) -> Result<(), String> {
+        self.raw_sql(sql).await.map_err(|e| e.to_string())
+    }
+
+    /// [`Self::raw_execute`], with the database's own error.
+    pub async fn raw_sql(&self, sql: &str) -> Result<(), sqlx::Error> {
         match (&self.sqlite_dir, &self.pg_database) {
             (Some(dir), _) => {
                 let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("keyward.db").display()))
                     .await
                     .unwrap();
-                let r = sqlx::query(sql)
-                    .execute(&pool)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string());
+                let r = sqlx::query(sql).execute(&pool).await.map(|_| ());
                 pool.close().await;
                 r
             }
             (_, Some((admin, name))) => {
                 let pool = sqlx::PgPool::connect(&database_url(admin, name)).await.unwrap();
-                let r = sqlx::query(sql)
-                    .execute(&pool)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string());
+                let r = sqlx::query(sql).execute(&pool).await.map(|_| ());
                 pool.close().await;
                 r
             }
