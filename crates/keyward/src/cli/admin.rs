@@ -49,7 +49,10 @@ async fn execute(store: &crate::store::Store, command: AdminCommand) -> Result<(
         AdminCommand::ListKeys { json } => {
             let keys = store.list_management_keys().await.map_err(KeyError::from)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&keys).unwrap_or_default());
+                match serde_json::to_string_pretty(&keys) {
+                    Ok(text) => println!("{text}"),
+                    Err(e) => return Err(Failure::from(format!("cannot print as JSON: {e}"))),
+                }
             } else {
                 let rows: Vec<Vec<String>> = keys
                     .iter()

@@ -82,44 +82,46 @@ pub async fn services(store: &StoreArgs, catalog: &CatalogArgs) -> Result<(Servi
     Ok((Services::for_cli(&store, catalog), store))
 }
 
-/// A failure of a command: its message and exit code.
-pub struct Failure {
-    pub message: String,
-    pub code: u8,
+/// Why a command failed; its exit code says which kind.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The command's own input is wrong (exit 2).
+    #[error("{0}")]
+    BadInput(String),
+    /// The key service refused: bad input (exit 2), anything else (exit 1).
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// What the command stands on is missing or broken: the catalog, the
+    /// store, the runtime, the terminal (exit 1).
+    #[error("{0}")]
+    Setup(String),
 }
 
-impl From<String> for Failure {
-    fn from(message: String) -> Self {
-        Failure { message, code: 1 }
-    }
-}
-
-impl From<KeyError> for Failure {
-    fn from(e: KeyError) -> Self {
-        let code = match e {
-            KeyError::Invalid { .. } => EXIT_BAD_INPUT,
-            _ => 1,
-        };
-        Failure {
-            message: e.to_string(),
-            code,
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::BadInput(_) | Failure::Key(KeyError::Invalid { .. }) => EXIT_BAD_INPUT,
+            Failure::Key(_) | Failure::Setup(_) => 1,
         }
     }
 }
 
-pub fn bad_input(message: impl Into<String>) -> Failure {
-    Failure {
-        message: message.into(),
-        code: EXIT_BAD_INPUT,
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Setup(message)
     }
+}
+
+pub fn bad_input(message: impl Into<String>) -> Failure {
+    Failure::BadInput(message.into())
 }
 
 pub fn finish(result: Result<(), Failure>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("error: {}", f.message);
-            ExitCode::from(f.code)
+            eprintln!("error: {f}");
+            ExitCode::from(f.exit_code())
         }
     }
 }

@@ -75,8 +75,14 @@ pub struct NewKeyRow<'a> {
     pub expires_at: Option<Millis>,
 }
 
+/// Grants and metadata as stored: JSON of strings and JSON values, which
+/// always serializes.
+#[expect(
+    clippy::expect_used,
+    reason = "a list of strings or a map of JSON values always serializes"
+)]
 fn json(v: &impl serde::Serialize) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
+    serde_json::to_string(v).expect("JSON values serialize")
 }
 
 const INSERT_KEY: &str =

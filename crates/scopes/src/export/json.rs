@@ -137,5 +137,11 @@ impl Catalog {
 
 /// Pretty-printed JSON of [`Catalog::document`].
 pub fn to_json(catalog: &Catalog) -> String {
-    serde_json::to_string_pretty(&catalog.document()).unwrap_or_default() + "\n"
+    #[expect(
+        clippy::expect_used,
+        reason = "a document of strings, numbers and maps always serializes"
+    )]
+    let text =
+        serde_json::to_string_pretty(&catalog.document()).expect("a document of strings, numbers and maps serializes");
+    text + "\n"
 }

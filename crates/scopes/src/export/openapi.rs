@@ -72,7 +72,12 @@ pub fn to_openapi(catalog: &Catalog) -> String {
         "x-keyward-scopes": scopes,
         "x-keyward-bundles": catalog.bundles().iter().map(|b| (b.name.clone(), json!(catalog.bundle_scopes(b).collect::<Vec<_>>()))).collect::<Map<_, _>>(),
     });
-    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+    #[expect(
+        clippy::expect_used,
+        reason = "a document of strings, numbers and maps always serializes"
+    )]
+    let text = serde_json::to_string_pretty(&doc).expect("a document of strings, numbers and maps serializes");
+    text + "\n"
 }
 
 /// `/a/{id}/{*rest}` -> `/a/{id}/{rest}`.
