@@ -134,6 +134,18 @@ impl Catalog {
         }
     }
 
+    /// A request that matched no route: nothing is required, and it is
+    /// allowed only where the catalog allows unknown routes and the path
+    /// itself was not refused.
+    fn unknown_route<'a>(&'a self, effective: &'a ScopeSet, why: NoRoute) -> Decision<'a> {
+        let allow = self.api().unknown_routes == UnknownRoutes::Allow && why == NoRoute::NoMatch;
+        Decision {
+            no_route: Some(why),
+            outcome: if allow { Outcome::Allowed } else { Outcome::UnknownRoute },
+            ..self.covered(&self.nothing, effective, None)
+        }
+    }
+
     /// May a key holding `grants` make this request? `path` is the request
     /// target as sent (percent-encoded, query string allowed).
     pub fn decide_route<'a>(&'a self, grants: &'a Grants, method: &str, path: &str) -> Decision<'a> {
@@ -151,19 +163,6 @@ impl Catalog {
             Ok(Some(route)) => self.covered(&route.required, effective, Some(route)),
             Ok(None) => self.unknown_route(effective, NoRoute::NoMatch),
             Err(why) => self.unknown_route(effective, why),
-        }
-    }
-
-    fn unknown_route<'a>(&'a self, effective: &'a ScopeSet, why: NoRoute) -> Decision<'a> {
-        let allow = self.api().unknown_routes == UnknownRoutes::Allow && why == NoRoute::NoMatch;
-        let outcome = if allow { Outcome::Allowed } else { Outcome::UnknownRoute };
-        Decision {
-            outcome,
-            catalog: self,
-            required: &self.nothing,
-            effective,
-            route: None,
-            no_route: Some(why),
         }
     }
 }
