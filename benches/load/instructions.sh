@@ -12,13 +12,19 @@
 # times what it costs natively.
 #
 # Needs valgrind and python3. Usage: benches/load/instructions.sh [N, default 2000]
+# KEYWARD_BIN=path/to/keyward counts that binary instead of building this
+# tree's (to compare two commits).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 N=${1:-2000}
 PORT=18190
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt install valgrind)" >&2; exit 1; }
-cargo build --release -q -p keyward
-BIN=target/release/keyward
+if [ -n "${KEYWARD_BIN:-}" ]; then
+    BIN=$(realpath "$KEYWARD_BIN")
+else
+    cargo build --release -q -p keyward
+    BIN=target/release/keyward
+fi
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 "$BIN" admin list-keys --data-dir "$WORK/data" >/dev/null

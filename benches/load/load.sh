@@ -13,7 +13,7 @@
 # Needs wrk, sqlite3 and taskset (apt install wrk sqlite3 util-linux).
 # Usage: benches/load/load.sh [seconds per measurement, default 5] [rounds, default 5]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 DURATION=${1:-5}
 ROUNDS=${2:-5}
 CONNECTIONS=32
