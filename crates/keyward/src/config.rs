@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::keys::Grace;
+use crate::store::redact_url;
 use crate::verify::CacheSettings;
 
 /// Which headers carry the original request on forward-auth (section 9).
@@ -24,7 +25,8 @@ pub enum HeaderFamily {
     Envoy,
 }
 
-#[derive(Debug, Clone)]
+/// `Debug` never shows the database URL's password.
+#[derive(Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
@@ -61,8 +63,25 @@ impl Default for ConnectionLimits {
 
 pub const MAX_CACHE_TTL_SECONDS: u64 = 60;
 
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field("forward_auth_headers", &self.forward_auth_headers)
+            .field("cache", &self.cache)
+            .field("usage", &self.usage)
+            .field("usage_flush_interval", &self.usage_flush_interval)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("connections", &self.connections)
+            .field("max_rotation_grace", &self.max_rotation_grace)
+            .finish()
+    }
+}
+
 /// The `[server]` table of the catalog file.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerTable {
     pub listen: Option<SocketAddr>,
@@ -98,7 +117,7 @@ impl ServerTable {
 }
 
 /// Values given on the command line or in `KEYWARD_*` variables.
-#[derive(Debug, Default, Clone, clap::Args)]
+#[derive(Default, Clone, clap::Args)]
 pub struct ServerFlags {
     /// Address to listen on (default 127.0.0.1:8080).
     #[arg(long, env = "KEYWARD_LISTEN")]
@@ -112,9 +131,21 @@ pub struct ServerFlags {
     /// Which header family forward-auth trusts.
     #[arg(long, env = "KEYWARD_FORWARD_AUTH_HEADERS", value_enum)]
     pub forward_auth_headers: Option<HeaderFamily>,
-    /// Seconds a key record stays cached (at most 60).
+    /// Seconds a key record stays cached (default 30, at most 60).
     #[arg(long, env = "KEYWARD_CACHE_TTL_SECONDS")]
     pub cache_ttl_seconds: Option<u64>,
+    /// Key records the cache holds (default 100000).
+    #[arg(long, env = "KEYWARD_CACHE_CAPACITY")]
+    pub cache_capacity: Option<u64>,
+    /// Seconds an unknown key is remembered as unknown (default 5, at most the cache TTL).
+    #[arg(long, env = "KEYWARD_NEGATIVE_CACHE_TTL_SECONDS")]
+    pub negative_cache_ttl_seconds: Option<u64>,
+    /// Storage lookups of uncached keys at once (default 16).
+    #[arg(long, env = "KEYWARD_MAX_CONCURRENT_LOOKUPS")]
+    pub max_concurrent_lookups: Option<usize>,
+    /// Largest request body in bytes (default 65536).
+    #[arg(long, env = "KEYWARD_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
     /// Count usage (`true`/`false`).
     #[arg(long, env = "KEYWARD_USAGE")]
     pub usage: Option<bool>,
@@ -150,10 +181,26 @@ impl ServerConfig {
                 "cache_ttl_seconds = {ttl}: must be between 1 and {MAX_CACHE_TTL_SECONDS}"
             ));
         }
-        let negative = file
+        let negative = flags
             .negative_cache_ttl_seconds
+            .or(file.negative_cache_ttl_seconds)
             .unwrap_or(defaults.negative_ttl.as_secs())
             .min(ttl);
+        let positive = |flag: Option<usize>, file: Option<usize>, default: usize, name: &str| match flag.or(file) {
+            Some(0) => Err(format!("{name} must be positive")),
+            other => Ok(other.unwrap_or(default)),
+        };
+        let capacity = match flags.cache_capacity.or(file.cache_capacity) {
+            Some(0) => return Err("cache_capacity must be positive".to_owned()),
+            other => other.unwrap_or(defaults.capacity),
+        };
+        let max_concurrent_lookups = positive(
+            flags.max_concurrent_lookups,
+            file.max_concurrent_lookups,
+            defaults.max_concurrent_lookups,
+            "max_concurrent_lookups",
+        )?;
+        let max_body_bytes = positive(flags.max_body_bytes, file.max_body_bytes, 64 * 1024, "max_body_bytes")?;
         let flush = flags.usage_flush_ms.or(file.usage_flush_ms).unwrap_or(1000);
         if flush == 0 {
             return Err("usage_flush_ms must be positive".to_owned());
@@ -208,15 +255,15 @@ impl ServerConfig {
                 .or(file.forward_auth_headers)
                 .unwrap_or(HeaderFamily::Nginx),
             cache: CacheSettings {
-                capacity: file.cache_capacity.unwrap_or(defaults.capacity),
+                capacity,
                 ttl: Duration::from_secs(ttl),
                 negative_ttl: Duration::from_secs(negative),
-                max_concurrent_lookups: file.max_concurrent_lookups.unwrap_or(defaults.max_concurrent_lookups),
+                max_concurrent_lookups,
                 lookup_timeout: defaults.lookup_timeout,
             },
             usage: flags.usage.or(file.usage).unwrap_or(true),
             usage_flush_interval: Duration::from_millis(flush),
-            max_body_bytes: file.max_body_bytes.unwrap_or(64 * 1024),
+            max_body_bytes,
             connections,
         })
     }
@@ -266,8 +313,29 @@ mod tests {
     }
 
     #[test]
+    fn every_setting_layers_file_env_flag_and_debug_hides_the_password() {
+        let file: ServerTable = toml::from_str(
+            "cache_capacity = 10\nnegative_cache_ttl_seconds = 2\nmax_concurrent_lookups = 3\nmax_body_bytes = 1000\ndatabase_url = \"postgres://k:hunter2@db/k\"",
+        )
+        .unwrap();
+        let flags = ServerFlags {
+            cache_capacity: Some(20),
+            max_body_bytes: Some(2000),
+            ..ServerFlags::default()
+        };
+        let c = ServerConfig::layered(file, flags).unwrap();
+        assert_eq!(c.cache.capacity, 20);
+        assert_eq!(c.cache.negative_ttl, Duration::from_secs(2));
+        assert_eq!(c.cache.max_concurrent_lookups, 3);
+        assert_eq!(c.max_body_bytes, 2000);
+        assert!(!format!("{c:?}").contains("hunter2"), "{c:?}");
+    }
+
+    #[test]
     fn unknown_server_settings_are_errors() {
-        let e = ServerTable::from_catalog_source(Path::new("k.toml"), "[server]\nlisten_on = \"x\"\n").unwrap_err();
+        let Err(e) = ServerTable::from_catalog_source(Path::new("k.toml"), "[server]\nlisten_on = \"x\"\n") else {
+            panic!("an unknown setting was taken")
+        };
         assert!(e.contains("unknown field `listen_on`"), "{e}");
     }
 }

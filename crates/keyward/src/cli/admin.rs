@@ -12,6 +12,7 @@ use crate::keys::{AccountId, KeyName};
 pub enum AdminCommand {
     /// Create a management key; prints it alone on stdout (shown this once).
     CreateKey {
+        /// What the key is for (1-100 characters).
         #[arg(long)]
         name: String,
         /// Limit the key to one account.
@@ -20,11 +21,15 @@ pub enum AdminCommand {
     },
     /// List management keys.
     ListKeys {
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Revoke a management key: permanent.
-    RevokeKey { id: String },
+    RevokeKey {
+        /// The management key's id (`mk_...`).
+        id: String,
+    },
 }
 
 pub fn run(command: AdminCommand, store: StoreArgs) -> std::process::ExitCode {

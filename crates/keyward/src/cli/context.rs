@@ -29,7 +29,7 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    pub fn location(&self) -> Location {
+    pub fn location(&self) -> Result<Location, String> {
         Location::new(&self.data_dir, self.database_url.as_deref())
     }
 }
@@ -69,9 +69,8 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
 }
 
 pub async fn open_store(args: &StoreArgs) -> Result<Store, String> {
-    Store::open(&args.location())
-        .await
-        .map_err(|e| format!("{e} ({:?})", args.location()))
+    let location = args.location()?;
+    Store::open(&location).await.map_err(|e| format!("{e} ({location:?})"))
 }
 
 /// The services a command uses over the store it names, and the store (to

@@ -17,8 +17,10 @@ use crate::time::{parse_duration, Millis};
 pub enum KeysCommand {
     /// Create a key; prints it alone on stdout (shown this once).
     Create {
+        /// The customer the key belongs to: 1-128 of A-Z a-z 0-9 . _ : @ + -, starting with a letter or digit.
         #[arg(long)]
         account: String,
+        /// What the key is for, as its owner will recognise it (1-100 characters).
         #[arg(long)]
         name: String,
         /// A grant: scope, wildcard, superscope or bundle. Repeat or separate with commas.
@@ -27,43 +29,56 @@ pub enum KeysCommand {
         /// `30d`, `12h`... from now, or an RFC 3339 time.
         #[arg(long)]
         expires: Option<String>,
+        /// One of the catalog's environments (default: its first).
         #[arg(long)]
         environment: Option<String>,
         /// A JSON object kept with the key (at most 4 KiB).
         #[arg(long)]
         metadata: Option<String>,
+        /// Print JSON (the record, as the API answers) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// List keys, newest first.
     List {
+        /// Only this account's keys.
         #[arg(long)]
         account: Option<String>,
-        #[arg(long, default_value = "active")]
+        /// Which keys: active, expired, revoked or all.
+        #[arg(long, default_value = "active", value_parser = ["active", "expired", "revoked", "all"])]
         status: String,
+        /// Keys per page, 1-1000 (default 100).
         #[arg(long)]
         limit: Option<u32>,
+        /// The page after this cursor (printed under a full page).
         #[arg(long)]
         cursor: Option<String>,
+        /// Print JSON (the record, as the API answers) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// One key (never its secret).
     Show {
+        /// The key's id (`key_...`).
         id: String,
+        /// Print JSON (the record, as the API answers) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Revoke a key: permanent.
     Revoke {
+        /// The key's id (`key_...`).
         id: String,
+        /// Why, kept in the audit trail (at most 500 characters).
         #[arg(long)]
         reason: Option<String>,
+        /// Print JSON (the record, as the API answers) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Replace a key; prints the new key alone on stdout.
     Rotate {
+        /// The key's id (`key_...`).
         id: String,
         /// How long the old key keeps working (`1h`, `7d`); default: it stops at once.
         #[arg(long)]
@@ -71,6 +86,7 @@ pub enum KeysCommand {
         /// The new key's expiry; default: the old key's.
         #[arg(long)]
         expires: Option<String>,
+        /// Print JSON (the record, as the API answers) instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -78,21 +94,27 @@ pub enum KeysCommand {
     /// suggestion (counts flushed by servers; a server's last second may be
     /// missing).
     Usage {
+        /// The key's id (`key_...`).
         id: String,
+        /// Print JSON (the record, as the API answers) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// The audit trail, newest first.
     Audit {
+        /// Only this account's events.
         #[arg(long)]
         account: Option<String>,
+        /// Only this key's events (`key_...`).
         #[arg(long = "key")]
         key_id: Option<String>,
+        /// Events per page, 1-1000 (default 100).
         #[arg(long)]
         limit: Option<u32>,
         /// The page after this cursor (printed under a full page).
         #[arg(long)]
         cursor: Option<String>,
+        /// Print JSON (the record, as the API answers) instead of text.
         #[arg(long)]
         json: bool,
     },

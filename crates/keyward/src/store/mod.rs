@@ -184,12 +184,18 @@ pub fn redact_url(url: &str) -> String {
 }
 
 impl Location {
-    pub fn new(data_dir: &Path, database_url: Option<&str>) -> Location {
+    /// The embedded SQLite database in `data_dir`, or PostgreSQL at
+    /// `database_url`. A `sqlite:` URL is refused rather than ignored: the
+    /// embedded database is chosen by giving no URL.
+    pub fn new(data_dir: &Path, database_url: Option<&str>) -> Result<Location, String> {
         match database_url {
-            Some(url) if !url.starts_with("sqlite:") => Location::Postgres { url: url.to_owned() },
-            _ => Location::Embedded {
+            Some(url) if url.starts_with("sqlite:") => Err(format!(
+                "database URL `{url}`: the embedded SQLite database is chosen by giving no database URL; its directory is --data-dir"
+            )),
+            Some(url) => Ok(Location::Postgres { url: url.to_owned() }),
+            None => Ok(Location::Embedded {
                 data_dir: data_dir.to_owned(),
-            },
+            }),
         }
     }
 }
@@ -299,5 +305,15 @@ mod tests {
             url: "postgres://u:hunter2@db/k".into(),
         };
         assert!(!format!("{l:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_sqlite_url_is_refused_not_ignored() {
+        let e = Location::new(Path::new("d"), Some("sqlite:./keys.db")).unwrap_err();
+        assert!(e.contains("--data-dir"), "{e}");
+        assert!(matches!(
+            Location::new(Path::new("d"), None),
+            Ok(Location::Embedded { .. })
+        ));
     }
 }

@@ -163,7 +163,12 @@ async fn bad_input_exits_2_with_a_clear_message(t: &TestStore) {
     assert!(stderr(&out).contains("no key `key_doesnotexist`"));
     let out = run(t, &["keys", "list", "--status", "dead"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("status `dead` must be one of active, expired, revoked, all"));
+    assert!(
+        stderr(&out).contains("invalid value 'dead' for '--status <STATUS>'")
+            && stderr(&out).contains("active, expired, revoked, all"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 async fn admin_commands_manage_management_keys(t: &TestStore) {
