@@ -7,8 +7,7 @@ use axum::http::StatusCode;
 
 use crate::verify::Code;
 use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
 /// Every label a verification can have, resolved once: the hot path then
@@ -38,8 +37,11 @@ const AUTHZ_STATUSES: [u16; 5] = [200, 400, 401, 403, 503];
 pub struct Metrics {
     registry: Registry,
     resolved: Vec<(IntCounter, Histogram)>,
-    cache_hits: IntGauge,
-    cache_misses: IntGauge,
+    cache_hits: IntCounter,
+    cache_misses: IntCounter,
+    /// One render at a time: the counters catch up with the verifier's by
+    /// the difference, which two renders at once would add twice.
+    rendering: std::sync::Mutex<()>,
     cache_hit_ratio: Gauge,
     flush_lag: Gauge,
 }
@@ -60,8 +62,8 @@ impl Metrics {
             ]),
             &["code"],
         )?;
-        let cache_hits = IntGauge::new("keyward_cache_hits_total", "Key lookups answered by the cache")?;
-        let cache_misses = IntGauge::new("keyward_cache_misses_total", "Key lookups that went to storage")?;
+        let cache_hits = IntCounter::new("keyward_cache_hits_total", "Key lookups answered by the cache")?;
+        let cache_misses = IntCounter::new("keyward_cache_misses_total", "Key lookups that went to storage")?;
         let cache_hit_ratio = Gauge::new("keyward_cache_hit_ratio", "Share of key lookups answered by the cache")?;
         let flush_lag = Gauge::new(
             "keyward_usage_flush_lag_seconds",
@@ -84,6 +86,7 @@ impl Metrics {
             cache_misses,
             cache_hit_ratio,
             flush_lag,
+            rendering: std::sync::Mutex::new(()),
         })
     }
 
@@ -114,15 +117,17 @@ impl Metrics {
     }
 
     pub fn render(&self, hits: u64, misses: u64, flush_lag: f64) -> String {
-        self.cache_hits.set(i64::try_from(hits).unwrap_or(i64::MAX));
-        self.cache_misses.set(i64::try_from(misses).unwrap_or(i64::MAX));
+        let _one_at_a_time = self.rendering.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (counter, total) in [(&self.cache_hits, hits), (&self.cache_misses, misses)] {
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
         let total = hits + misses;
         self.cache_hit_ratio
             .set(if total == 0 { 0.0 } else { hits as f64 / total as f64 });
         self.flush_lag.set(flush_lag);
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
-        String::from_utf8(out).unwrap_or_default()
+        String::from_utf8_lossy(&out).into_owned()
     }
 }
 

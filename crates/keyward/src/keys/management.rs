@@ -28,6 +28,8 @@ pub struct ManagementLookups {
 
 const MANAGEMENT_LOOKUPS: usize = 4;
 const MANAGEMENT_LOOKUP_WAIT: Duration = Duration::from_secs(2);
+/// How finely a management key's `last_used_at` is kept.
+const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 
 impl ManagementLookups {
     pub fn new() -> ManagementLookups {
@@ -58,7 +60,21 @@ impl ManagementLookups {
         if found.is_none() {
             self.unknown.insert(hash, ());
         }
-        Ok(found.filter(|k| k.revoked_at.is_none()))
+        let live = found.filter(|k| k.revoked_at.is_none());
+        if let Some(key) = &live {
+            // `last_used_at` moves at most once a minute: a busy operator
+            // does not turn every request into a write.
+            let now = Millis::now();
+            if key
+                .last_used_at
+                .is_none_or(|at| now.0 - at.0 >= LAST_USED_RESOLUTION_MS)
+            {
+                if let Err(e) = store.touch_management_key(&key.id, now).await {
+                    tracing::warn!(error = %e, management_key_id = %key.id, "could not record the management key's use");
+                }
+            }
+        }
+        Ok(live)
     }
 }
 

@@ -95,6 +95,15 @@ impl Store {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
+    /// Records a use of a management key (at most moving it forward).
+    pub async fn touch_management_key(&self, id: &str, at: Millis) -> Result<(), StoreError> {
+        let sql = "UPDATE management_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
+        on_backend!(self, pool => {
+            sqlx::query(sql).bind(id).bind(at.0).execute(pool).await?;
+        });
+        Ok(())
+    }
+
     pub async fn count_management_keys(&self) -> Result<i64, StoreError> {
         let n: i64 = on_backend!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM management_keys").fetch_one(pool).await?);
         Ok(n)

@@ -823,6 +823,8 @@ async fn operations_endpoints(t: &TestStore) {
     assert!(metrics.contains("keyward_cache_hits_total 1"), "{metrics}");
     assert!(metrics.contains("keyward_cache_hit_ratio"));
     assert!(metrics.contains("keyward_usage_flush_lag_seconds"));
+    assert!(metrics.contains("# TYPE keyward_cache_hits_total counter"), "{metrics}");
+    crate::tools::assert_promtool_accepts(&metrics);
 
     let raw = get("/openapi.json").await.unwrap().bytes().await.unwrap();
     crate::tools::assert_valid_openapi(&raw);

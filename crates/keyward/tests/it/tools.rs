@@ -126,3 +126,24 @@ pub fn assert_answers_match_schema(document: &serde_json::Value, name: &str, ans
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `promtool check metrics` (Debian's prometheus package, installed by
+/// .ci/install-test-tools) accepts this exposition.
+pub fn assert_promtool_accepts(metrics: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("this test needs promtool (apt install prometheus): run .ci/install-test-tools");
+    child.stdin.take().unwrap().write_all(metrics.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{metrics}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
