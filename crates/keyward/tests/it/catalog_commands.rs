@@ -121,3 +121,30 @@ fn the_typescript_export_type_checks_with_tsc() {
     assert!(!wrong.status.success(), "a non-grantable scope must not be a Grant");
     assert!(stdout(&wrong).contains("analytics:write"), "{}", stdout(&wrong));
 }
+
+/// docs/CONFIGURATION.md lists every flag `keyward serve` takes, with its
+/// environment variable.
+#[test]
+fn the_configuration_docs_list_every_serve_setting() {
+    let help = crate::stdout(&crate::keyward(&["serve", "--help"]));
+    let docs_path: std::path::PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "..", "docs", "CONFIGURATION.md"]
+        .iter()
+        .collect();
+    let docs = std::fs::read_to_string(docs_path).unwrap();
+    let mut checked = 0;
+    for line in help.lines().map(str::trim) {
+        if let Some(flag) = line.strip_prefix("--").and_then(|rest| rest.split([' ', '=']).next()) {
+            if flag == "help" {
+                continue;
+            }
+            assert!(
+                docs.contains(&format!("`--{flag}`")),
+                "docs/CONFIGURATION.md misses --{flag}"
+            );
+            let env = format!("KEYWARD_{}", flag.replace('-', "_").to_uppercase());
+            assert!(docs.contains(&format!("`{env}`")), "docs/CONFIGURATION.md misses {env}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 17, "only {checked} flags found in serve --help:\n{help}");
+}
