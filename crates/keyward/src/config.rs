@@ -39,6 +39,38 @@ pub struct ServerConfig {
     pub connections: ConnectionLimits,
     /// The longest rotation grace this server grants (at most 30 days).
     pub max_rotation_grace: Grace,
+    /// If set, verification endpoints answer only requests carrying it in
+    /// `X-Keyward-Verifier-Token`.
+    pub verify_token: Option<VerifyToken>,
+}
+
+/// The verifier credential: at least 32 characters, never printed.
+#[derive(Clone)]
+pub struct VerifyToken(String);
+
+pub const VERIFY_TOKEN_MIN_CHARS: usize = 32;
+
+impl VerifyToken {
+    pub fn parse(text: &str) -> Result<VerifyToken, String> {
+        if text.len() < VERIFY_TOKEN_MIN_CHARS || !text.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(format!(
+                "verify_token must be at least {VERIFY_TOKEN_MIN_CHARS} visible ASCII characters (e.g. `openssl rand -hex 32`)"
+            ));
+        }
+        Ok(VerifyToken(text.to_owned()))
+    }
+
+    /// Whether `presented` is the token, compared in constant time.
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.as_bytes().ct_eq(presented).into()
+    }
+}
+
+impl std::fmt::Debug for VerifyToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VerifyToken(***)")
+    }
 }
 
 /// The connection limits of `[server]`.
@@ -76,6 +108,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("connections", &self.connections)
             .field("max_rotation_grace", &self.max_rotation_grace)
+            .field("verify_token", &self.verify_token)
             .finish()
     }
 }
@@ -100,6 +133,7 @@ pub struct ServerTable {
     pub idle_timeout_seconds: Option<u64>,
     pub body_timeout_seconds: Option<u64>,
     pub max_rotation_grace: Option<String>,
+    pub verify_token: Option<String>,
 }
 
 impl ServerTable {
@@ -167,6 +201,10 @@ pub struct ServerFlags {
     /// The longest rotation grace granted, like `7d` (default and at most 30d).
     #[arg(long, env = "KEYWARD_MAX_ROTATION_GRACE")]
     pub max_rotation_grace: Option<String>,
+    /// A credential verification endpoints then require in
+    /// `X-Keyward-Verifier-Token` (at least 32 characters; default none).
+    #[arg(long, env = "KEYWARD_VERIFY_TOKEN", hide_env_values = true)]
+    pub verify_token: Option<String>,
 }
 
 impl ServerConfig {
@@ -239,8 +277,14 @@ impl ServerConfig {
             None => Grace::longest(),
             Some(text) => Grace::parse(&text).map_err(|e| format!("max_rotation_grace: {e}"))?,
         };
+        let verify_token = flags
+            .verify_token
+            .or(file.verify_token)
+            .map(|t| VerifyToken::parse(&t))
+            .transpose()?;
         Ok(ServerConfig {
             max_rotation_grace,
+            verify_token,
             listen: flags
                 .listen
                 .or(file.listen)

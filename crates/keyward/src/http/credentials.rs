@@ -65,6 +65,30 @@ fn take<'h>(found: &mut Option<&'h str>, candidate: &'h str) -> Result<(), Probl
     }
 }
 
+/// The header a verifier credential travels in (`verify_token`).
+pub const VERIFIER_TOKEN: axum::http::HeaderName = axum::http::HeaderName::from_static("x-keyward-verifier-token");
+
+/// With `verify_token` set, the verification endpoints answer only
+/// requests carrying it (a layer added only then: no cost otherwise).
+pub async fn require_verifier_token(
+    axum::extract::State(state): axum::extract::State<std::sync::Arc<super::AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Some(token) = &state.config.verify_token else {
+        return next.run(request).await;
+    };
+    let mut presented = request.headers().get_all(&VERIFIER_TOKEN).iter();
+    match (presented.next(), presented.next()) {
+        (Some(value), None) if token.matches(value.as_bytes()) => next.run(request).await,
+        _ => Problem::unauthorized(
+            "this keyward verifies only for its proxies and services: X-Keyward-Verifier-Token is missing or wrong",
+        )
+        .into_response(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;

@@ -81,14 +81,23 @@ fn authz_methods() -> MethodFilter {
 
 pub fn router(state: Arc<AppState>) -> Router {
     let body_limit = state.config.max_body_bytes;
-    Router::new()
+    let verification = Router::new()
         .route("/v1/verify", post(verify::verify))
         .route("/v1/authz", on(authz_methods(), authz::authz))
         // Envoy's check has the original method, whatever it is: an
         // unknown one is a 403 (UNKNOWN_ROUTE), never a 405.
         .route("/v1/authz/envoy", any(authz::authz_envoy))
         .route("/v1/authz/envoy/", any(authz::authz_envoy))
-        .route("/v1/authz/envoy/{*path}", any(authz::authz_envoy))
+        .route("/v1/authz/envoy/{*path}", any(authz::authz_envoy));
+    let verification = match state.config.verify_token {
+        Some(_) => verification.route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            credentials::require_verifier_token,
+        )),
+        None => verification,
+    };
+    Router::new()
+        .merge(verification)
         .route("/v1/keys", post(keys::create).get(keys::list))
         .route("/v1/keys/{id}", get(keys::get).patch(keys::patch))
         .route("/v1/keys/{id}/revoke", post(keys::revoke))

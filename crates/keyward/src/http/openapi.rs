@@ -107,6 +107,9 @@ pub fn document(catalog: &Catalog, config: &ServerConfig) -> String {
     add_links(&mut json);
     add_verify_rules(&mut json);
     add_authz(&mut json, config.forward_auth_headers);
+    if config.verify_token.is_some() {
+        add_verifier_token(&mut json);
+    }
     if let Some(Value::Object(seconds)) =
         json.pointer_mut("/components/schemas/RotateKey/properties/grace_period/oneOf/0")
     {
@@ -144,6 +147,38 @@ fn problems_as_problem_json(doc: &mut Value) {
                         content.insert(PROBLEM_JSON.to_owned(), body);
                     }
                 }
+            }
+        }
+    }
+}
+
+/// With `verify_token` set, the verification endpoints require it.
+fn add_verifier_token(doc: &mut Value) {
+    if let Some(Value::Object(schemes)) = doc.pointer_mut("/components/securitySchemes") {
+        schemes.insert(
+            "verifier_token".to_owned(),
+            json!({ "type": "apiKey", "in": "header", "name": "X-Keyward-Verifier-Token",
+                    "description": "This server's `verify_token`" }),
+        );
+    }
+    let Some(Value::Object(paths)) = doc.get_mut("paths") else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        if !(path == "/v1/verify" || path.starts_with("/v1/authz")) {
+            continue;
+        }
+        let Value::Object(item) = item else { continue };
+        for operation in item.values_mut() {
+            let Value::Object(operation) = operation else { continue };
+            operation.insert("security".to_owned(), json!([{ "verifier_token": [] }]));
+            if let Some(Value::Object(responses)) = operation.get_mut("responses") {
+                responses.entry("401").or_insert_with(|| {
+                    json!({
+                        "description": "`X-Keyward-Verifier-Token` is missing or wrong",
+                        "content": { PROBLEM_JSON: { "schema": { "$ref": "#/components/schemas/ProblemDetails" } } },
+                    })
+                });
             }
         }
     }

@@ -1237,6 +1237,81 @@ async fn a_server_may_lower_the_rotation_grace(t: &TestStore) {
     );
 }
 
+/// With `verify_token`, the verification endpoints answer only requests
+/// that carry it; the management API and operations are unaffected; a
+/// short token is refused at start.
+async fn a_verify_token_guards_the_verification_endpoints(t: &TestStore) {
+    let token = "v".repeat(40);
+    let s = Server::start(
+        t,
+        Options {
+            extra_args: vec!["--verify-token".into(), token.clone()],
+            ..Options::default()
+        },
+    )
+    .await;
+    let (_, key) = s.create_key("acme", &["campaigns:read"]).await;
+    let verify = |credential: Option<&str>| {
+        let mut request = s
+            .client
+            .post(format!("{}/v1/verify", s.url))
+            .json(&json!({"key": key, "scopes": ["campaigns:read"]}));
+        if let Some(c) = credential {
+            request = request.header("x-keyward-verifier-token", c);
+        }
+        request.send()
+    };
+    for wrong in [None, Some("nope"), Some(&token[1..])] {
+        let r = verify(wrong).await.unwrap();
+        assert_eq!(r.status(), 401, "{wrong:?}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+    }
+    let r = verify(Some(&token)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "VALID");
+    let authz = |credential: Option<&str>| {
+        let mut request = s
+            .client
+            .get(format!("{}/v1/authz", s.url))
+            .header("x-api-key", &key)
+            .header("x-original-method", "GET")
+            .header("x-original-uri", "/api/public/v1/campaigns");
+        if let Some(c) = credential {
+            request = request.header("x-keyward-verifier-token", c);
+        }
+        request.send()
+    };
+    assert_eq!(authz(None).await.unwrap().status(), 401);
+    assert_eq!(authz(Some(&token)).await.unwrap().status(), 200);
+    let (status, _) = s.manage(Method::GET, "/v1/keys", None).await;
+    assert_eq!(status, 200, "the management API has its own keys");
+    let document: Value = s
+        .client
+        .get(format!("{}/openapi.json", s.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        document["paths"]["/v1/verify"]["post"]["security"],
+        json!([{"verifier_token": []}])
+    );
+    assert!(!s.stderr().contains(&token), "the token is never printed");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--verify-token", "short"])
+        .args(t.cli_args())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("at least 32"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The first management key never exists without its file: if the file
 /// cannot be created (here a link is in the way), `serve` stops before
 /// storing a key and says what to do; once the way is clear, the next
@@ -1319,6 +1394,7 @@ async fn a_body_in_pieces_is_read_whole_and_limited(t: &TestStore) {
 }
 
 on_both_stores!(
+    a_verify_token_guards_the_verification_endpoints,
     a_server_may_lower_the_rotation_grace,
     every_bad_input_gets_a_problem_naming_it,
     the_first_management_key_is_never_lost,
