@@ -7,6 +7,7 @@
 mod catalog_commands;
 mod check;
 mod contract;
+mod deployment;
 mod hostile;
 mod http_api;
 mod keys_commands;
