@@ -167,7 +167,7 @@ fn show(svc: &KeyService, k: &KeyRecord) -> String {
         ("id", k.id.clone()),
         ("name", k.name.clone()),
         ("account", k.account.clone()),
-        ("status", k.status(Millis::now()).as_str().to_owned()),
+        ("status", k.status_label(Millis::now()).to_owned()),
         ("environment", k.environment.clone()),
         ("scopes", k.scopes.join(", ")),
         ("start", k.start.clone()),
@@ -257,17 +257,18 @@ async fn execute(services: &Services, command: KeysCommand) -> Result<(), Failur
                             k.id.clone(),
                             k.name.clone(),
                             k.account.clone(),
-                            k.status(now).as_str().to_owned(),
+                            k.status_label(now).to_owned(),
                             k.scopes.join(","),
                             k.start.clone(),
                             k.created_at.to_rfc3339(),
+                            k.expires_at.map_or_else(|| "-".to_owned(), Millis::to_rfc3339),
                         ]
                     })
                     .collect();
                 print!(
                     "{}",
                     table(
-                        &["ID", "NAME", "ACCOUNT", "STATUS", "SCOPES", "START", "CREATED"],
+                        &["ID", "NAME", "ACCOUNT", "STATUS", "SCOPES", "START", "CREATED", "EXPIRES"],
                         &rows
                     )
                 );
@@ -286,7 +287,16 @@ async fn execute(services: &Services, command: KeysCommand) -> Result<(), Failur
         }
         KeysCommand::Revoke { id, reason, json } => {
             let reason = reason.as_deref().map(RevokeReason::parse).transpose()?;
-            let k = svc.revoke(&KeyId::parse(&id)?, reason, &actor, scope).await?;
+            let id = KeyId::parse(&id)?;
+            let before = svc.get(&id, scope).await?;
+            let k = svc.revoke(&id, reason, &actor, scope).await?;
+            if let (Some(at), false) = (before.revoked_at, json) {
+                eprintln!(
+                    "already revoked at {} by {}: nothing changed",
+                    at.to_rfc3339(),
+                    before.revoked_by.as_deref().unwrap_or("?")
+                );
+            }
             if json {
                 print_json(&svc.view(&k));
             } else {
@@ -327,7 +337,12 @@ async fn execute(services: &Services, command: KeysCommand) -> Result<(), Failur
                         used.join(", ")
                     }
                 );
-                println!("unused grants:    {}", usage.unused_scopes.join(", "));
+                let unused = if usage.unused_scopes.is_empty() {
+                    "-".to_owned()
+                } else {
+                    usage.unused_scopes.join(", ")
+                };
+                println!("unused grants:    {unused}");
                 println!("least privilege:  {}", usage.suggested_scopes.join(", "));
             }
         }

@@ -75,6 +75,16 @@ pub struct KeyRecord {
 }
 
 impl KeyRecord {
+    /// The status as people read it in tables and pages: the API's three,
+    /// and `in grace` for an active key already replaced by rotation (it
+    /// stops at its expiry).
+    pub fn status_label(&self, now: Millis) -> &'static str {
+        match self.status(now) {
+            Status::Active if self.rotated_to.is_some() => "in grace",
+            status => status.as_str(),
+        }
+    }
+
     /// Revoked wins over expired; a key expires at `expires_at` exactly.
     pub fn status(&self, now: Millis) -> Status {
         if self.revoked_at.is_some() {

@@ -80,6 +80,22 @@ async fn keys_create_prints_the_key_alone_and_the_rest_works_on_it(t: &TestStore
     let new_key = stdout(&rotated).trim().to_owned();
     assert_ne!(new_key, key);
     assert!(new_key.starts_with("cs_live_"));
+    // People see a replaced key in its grace as such, with its expiry; the
+    // API's status stays one of three.
+    let table = stdout(&run(t, &["keys", "list"]));
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(row.contains("in grace") && row.contains("T"), "{table}");
+    assert!(table.lines().next().unwrap().contains("EXPIRES"), "{table}");
+    let show = stdout(&run(t, &["keys", "show", &id]));
+    assert!(show.contains("status        in grace"), "{show}");
+    let v: serde_json::Value = serde_json::from_slice(&run(t, &["keys", "show", &id, "--json"]).stdout).unwrap();
+    assert_eq!(v["status"], "active");
+    let usage = stdout(&run(t, &["keys", "usage", &id]));
+    assert!(usage.contains("unused grants:    campaigns:all, leads:read"), "{usage}");
 
     let revoked = run(t, &["keys", "revoke", &id, "--reason", "leaked", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&revoked.stdout).unwrap();
@@ -87,6 +103,9 @@ async fn keys_create_prints_the_key_alone_and_the_rest_works_on_it(t: &TestStore
         (v["status"].as_str(), v["revoke_reason"].as_str()),
         (Some("revoked"), Some("leaked"))
     );
+    let twice = run(t, &["keys", "revoke", &id]);
+    assert_eq!(twice.status.code(), Some(0));
+    assert!(stderr(&twice).contains("already revoked at"), "{}", stderr(&twice));
     let again = run(t, &["keys", "rotate", &id]);
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr(&again).contains("revoked"), "{}", stderr(&again));
