@@ -44,9 +44,11 @@ pub struct ServerConfig {
     pub verify_token: Option<VerifyToken>,
 }
 
-/// The verifier credential: at least 32 characters, never printed.
+/// The verifier credential: at least 32 characters, never printed, kept
+/// as its SHA-256 digest (so comparing it leaks neither content nor
+/// length).
 #[derive(Clone)]
-pub struct VerifyToken(String);
+pub struct VerifyToken([u8; 32]);
 
 pub const VERIFY_TOKEN_MIN_CHARS: usize = 32;
 
@@ -57,14 +59,19 @@ impl VerifyToken {
                 "verify_token must be at least {VERIFY_TOKEN_MIN_CHARS} visible ASCII characters (e.g. `openssl rand -hex 32`)"
             ));
         }
-        Ok(VerifyToken(text.to_owned()))
+        Ok(VerifyToken(digest(text.as_bytes())))
     }
 
-    /// Whether `presented` is the token, compared in constant time.
+    /// Whether `presented` is the token: digests compared in constant time.
     pub fn matches(&self, presented: &[u8]) -> bool {
         use subtle::ConstantTimeEq;
-        self.0.as_bytes().ct_eq(presented).into()
+        self.0.ct_eq(&digest(presented)).into()
     }
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
 }
 
 impl std::fmt::Debug for VerifyToken {
@@ -133,7 +140,6 @@ pub struct ServerTable {
     pub idle_timeout_seconds: Option<u64>,
     pub body_timeout_seconds: Option<u64>,
     pub max_rotation_grace: Option<String>,
-    pub verify_token: Option<String>,
 }
 
 impl ServerTable {
@@ -201,9 +207,10 @@ pub struct ServerFlags {
     /// The longest rotation grace granted, like `7d` (default and at most 30d).
     #[arg(long, env = "KEYWARD_MAX_ROTATION_GRACE")]
     pub max_rotation_grace: Option<String>,
-    /// A credential verification endpoints then require in
-    /// `X-Keyward-Verifier-Token` (at least 32 characters; default none).
-    #[arg(long, env = "KEYWARD_VERIFY_TOKEN", hide_env_values = true)]
+    /// `KEYWARD_VERIFY_TOKEN` only (never a flag, which other local users
+    /// could read in the process list, nor the catalog file, which gets
+    /// committed): read by `serve`.
+    #[arg(skip)]
     pub verify_token: Option<String>,
 }
 
@@ -277,11 +284,7 @@ impl ServerConfig {
             None => Grace::longest(),
             Some(text) => Grace::parse(&text).map_err(|e| format!("max_rotation_grace: {e}"))?,
         };
-        let verify_token = flags
-            .verify_token
-            .or(file.verify_token)
-            .map(|t| VerifyToken::parse(&t))
-            .transpose()?;
+        let verify_token = flags.verify_token.map(|t| VerifyToken::parse(&t)).transpose()?;
         Ok(ServerConfig {
             max_rotation_grace,
             verify_token,

@@ -34,6 +34,8 @@ pub struct ServeArgs {
 }
 
 pub const MANAGEMENT_KEY_FILE: &str = "management-key";
+/// Where `serve` reads `verify_token` from.
+pub const VERIFY_TOKEN_VARIABLE: &str = "KEYWARD_VERIFY_TOKEN";
 
 fn load(args: &ServeArgs) -> Result<(Catalog, ServerConfig), String> {
     let path = args.config.clone().or_else(|| {
@@ -55,7 +57,10 @@ fn load(args: &ServeArgs) -> Result<(Catalog, ServerConfig), String> {
             ServerTable::default(),
         ),
     };
-    Ok((catalog, ServerConfig::layered(table, args.flags.clone())?))
+    let mut flags = args.flags.clone();
+    // The verifier credential comes from the environment only.
+    flags.verify_token = std::env::var(VERIFY_TOKEN_VARIABLE).ok().filter(|t| !t.is_empty());
+    Ok((catalog, ServerConfig::layered(table, flags)?))
 }
 
 /// On an empty embedded database: one management key, written to a file

@@ -109,25 +109,49 @@ impl From<sqlx::Error> for StoreError {
             E::Io(_) | E::Tls(_) | E::Protocol(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => {
                 StoreError::Unavailable(e)
             }
-            E::Database(db) if is_transient(db.code().as_deref()) => StoreError::Unavailable(e),
+            E::Database(db) if is_transient(database_of(db.as_ref()), db.code().as_deref()) => {
+                StoreError::Unavailable(e)
+            }
             E::Database(_) => StoreError::Refused(e),
             _ => StoreError::Unexpected(e),
         }
     }
 }
 
+/// Which database an error came from: their codes overlap (PostgreSQL's
+/// SQLSTATEs are often all digits, like SQLite's result codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Database {
+    Postgres,
+    Sqlite,
+}
+
+fn database_of(db: &dyn sqlx::error::DatabaseError) -> Database {
+    if db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() {
+        Database::Postgres
+    } else {
+        Database::Sqlite
+    }
+}
+
 /// Database error codes that say "not now" rather than "never": PostgreSQL
 /// SQLSTATE classes 08 (connection), 40 (rolled back: serialization,
-/// deadlock), 53 (resources), 57 (operator: shutdown), 58 (system); SQLite
-/// BUSY, LOCKED, IOERR, FULL, CANTOPEN and their extended codes.
-fn is_transient(code: Option<&str>) -> bool {
+/// deadlock; not 40002, a constraint), 53 (resources), 57 (operator:
+/// shutdown, cancel), 58 (system); SQLite BUSY, LOCKED, IOERR, FULL,
+/// CANTOPEN and their extended codes.
+fn is_transient(database: Database, code: Option<&str>) -> bool {
     let Some(code) = code else { return false };
-    if let Ok(sqlite) = code.parse::<u32>() {
-        return matches!(sqlite & 0xff, 5 | 6 | 10 | 13 | 14);
+    match database {
+        Database::Postgres => {
+            code != "40002"
+                && ["08", "40", "53", "57", "58"]
+                    .iter()
+                    .any(|class| code.starts_with(class))
+        }
+        Database::Sqlite => code
+            .parse::<u32>()
+            .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14)),
     }
-    ["08", "40", "53", "57", "58"]
-        .iter()
-        .any(|class| code.starts_with(class))
 }
 
 impl From<getrandom::Error> for StoreError {
@@ -305,6 +329,25 @@ mod tests {
             url: "postgres://u:hunter2@db/k".into(),
         };
         assert!(!format!("{l:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn error_codes_are_read_by_the_database_they_came_from() {
+        use Database::{Postgres, Sqlite};
+        for code in [
+            "08006", "08001", "40001", "40P01", "53300", "53100", "57P01", "57014", "58030",
+        ] {
+            assert!(is_transient(Postgres, Some(code)), "{code}");
+        }
+        for code in ["23505", "23503", "P0001", "42501", "22021", "40002", "42P01"] {
+            assert!(!is_transient(Postgres, Some(code)), "{code}");
+        }
+        for code in ["5", "6", "517", "262", "10", "13", "14"] {
+            assert!(is_transient(Sqlite, Some(code)), "{code}");
+        }
+        for code in ["19", "2067", "1811", "1"] {
+            assert!(!is_transient(Sqlite, Some(code)), "{code}");
+        }
     }
 
     #[test]

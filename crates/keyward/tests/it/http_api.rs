@@ -1245,7 +1245,7 @@ async fn a_verify_token_guards_the_verification_endpoints(t: &TestStore) {
     let s = Server::start(
         t,
         Options {
-            extra_args: vec!["--verify-token".into(), token.clone()],
+            env: vec![("KEYWARD_VERIFY_TOKEN", token.clone())],
             ..Options::default()
         },
     )
@@ -1283,6 +1283,26 @@ async fn a_verify_token_guards_the_verification_endpoints(t: &TestStore) {
     };
     assert_eq!(authz(None).await.unwrap().status(), 401);
     assert_eq!(authz(Some(&token)).await.unwrap().status(), 200);
+    // Every verification route, under every method, is behind it.
+    for (method, path) in [
+        (Method::HEAD, "/v1/authz"),
+        (Method::OPTIONS, "/v1/authz"),
+        (Method::TRACE, "/v1/authz"),
+        (Method::GET, "/v1/authz/envoy"),
+        (Method::GET, "/v1/authz/envoy/"),
+        (
+            Method::from_bytes(b"FOO").unwrap(),
+            "/v1/authz/envoy/api/public/v1/campaigns",
+        ),
+    ] {
+        let r = s
+            .client
+            .request(method.clone(), format!("{}{path}", s.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{method} {path}");
+    }
     let (status, _) = s.manage(Method::GET, "/v1/keys", None).await;
     assert_eq!(status, 200, "the management API has its own keys");
     let document: Value = s
@@ -1300,8 +1320,9 @@ async fn a_verify_token_guards_the_verification_endpoints(t: &TestStore) {
     );
     assert!(!s.stderr().contains(&token), "the token is never printed");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--verify-token", "short"])
+        .args(["serve", "--listen", "127.0.0.1:0"])
         .args(t.cli_args())
+        .env("KEYWARD_VERIFY_TOKEN", "short")
         .output()
         .unwrap();
     assert!(!out.status.success());
