@@ -101,6 +101,7 @@ impl Default for ConnectionLimits {
 }
 
 pub const MAX_CACHE_TTL_SECONDS: u64 = 60;
+pub const MAX_CACHE_CAPACITY: u64 = 100_000_000;
 
 impl std::fmt::Debug for ServerConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -231,12 +232,17 @@ impl ServerConfig {
             .or(file.negative_cache_ttl_seconds)
             .unwrap_or(defaults.negative_ttl.as_secs())
             .min(ttl);
-        let positive = |flag: Option<usize>, file: Option<usize>, default: usize, name: &str| match flag.or(file) {
-            Some(0) => Err(format!("{name} must be positive")),
-            other => Ok(other.unwrap_or(default)),
-        };
+        let positive =
+            |flag: Option<usize>, file: Option<usize>, default: usize, name: &str, max: usize| match flag.or(file) {
+                Some(0) => Err(format!("{name} must be positive")),
+                Some(n) if n > max => Err(format!("{name} = {n}: at most {max}")),
+                other => Ok(other.unwrap_or(default)),
+            };
         let capacity = match flags.cache_capacity.or(file.cache_capacity) {
             Some(0) => return Err("cache_capacity must be positive".to_owned()),
+            Some(n) if n > MAX_CACHE_CAPACITY => {
+                return Err(format!("cache_capacity = {n}: at most {MAX_CACHE_CAPACITY}"))
+            }
             other => other.unwrap_or(defaults.capacity),
         };
         let max_concurrent_lookups = positive(
@@ -244,8 +250,15 @@ impl ServerConfig {
             file.max_concurrent_lookups,
             defaults.max_concurrent_lookups,
             "max_concurrent_lookups",
+            1024,
         )?;
-        let max_body_bytes = positive(flags.max_body_bytes, file.max_body_bytes, 64 * 1024, "max_body_bytes")?;
+        let max_body_bytes = positive(
+            flags.max_body_bytes,
+            file.max_body_bytes,
+            64 * 1024,
+            "max_body_bytes",
+            16 * 1024 * 1024,
+        )?;
         let flush = flags.usage_flush_ms.or(file.usage_flush_ms).unwrap_or(1000);
         if flush == 0 {
             return Err("usage_flush_ms must be positive".to_owned());

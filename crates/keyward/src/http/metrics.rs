@@ -117,9 +117,11 @@ impl Metrics {
     }
 
     pub fn render(&self, hits: u64, misses: u64, flush_lag: f64) -> String {
-        let _one_at_a_time = self.rendering.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (counter, total) in [(&self.cache_hits, hits), (&self.cache_misses, misses)] {
-            counter.inc_by(total.saturating_sub(counter.get()));
+        {
+            let _one_at_a_time = self.rendering.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (counter, total) in [(&self.cache_hits, hits), (&self.cache_misses, misses)] {
+                counter.inc_by(total.saturating_sub(counter.get()));
+            }
         }
         let total = hits + misses;
         self.cache_hit_ratio

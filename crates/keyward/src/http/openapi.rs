@@ -115,6 +115,15 @@ pub fn document(catalog: &Catalog, config: &ServerConfig) -> String {
     {
         seconds.insert("maximum".to_owned(), json!(config.max_rotation_grace.as_seconds()));
     }
+    if let Some(Value::Object(grace)) = json.pointer_mut("/components/schemas/RotateKey/properties/grace_period") {
+        let max = config.max_rotation_grace.as_seconds();
+        grace.insert(
+            "description".to_owned(),
+            json!(format!(
+                "Seconds (0 to {max}), or a duration like `1h` (`s`, `m`, `h`, `d`, `w`) of at most {max} seconds (this server's max_rotation_grace)"
+            )),
+        );
+    }
     json.to_string()
 }
 

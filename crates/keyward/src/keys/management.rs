@@ -24,6 +24,8 @@ use crate::time::Millis;
 pub struct ManagementLookups {
     permits: Arc<tokio::sync::Semaphore>,
     unknown: moka::sync::Cache<KeyHash, ()>,
+    /// Keys whose use was recorded (or tried) within the last minute.
+    touched: moka::sync::Cache<String, ()>,
 }
 
 const MANAGEMENT_LOOKUPS: usize = 4;
@@ -38,6 +40,10 @@ impl ManagementLookups {
             unknown: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(5))
+                .build(),
+            touched: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_millis(LAST_USED_RESOLUTION_MS as u64))
                 .build(),
         }
     }
@@ -57,24 +63,39 @@ impl ManagementLookups {
             .map_err(|_| StoreError::Busy)?
             .map_err(|_| StoreError::Busy)?;
         let found = store.find_management_key_by_hash(&hash).await?;
+        drop(_permit);
         if found.is_none() {
             self.unknown.insert(hash, ());
         }
         let live = found.filter(|k| k.revoked_at.is_none());
         if let Some(key) = &live {
-            // `last_used_at` moves at most once a minute: a busy operator
-            // does not turn every request into a write.
-            let now = Millis::now();
-            if key
-                .last_used_at
-                .is_none_or(|at| now.0 - at.0 >= LAST_USED_RESOLUTION_MS)
-            {
-                if let Err(e) = store.touch_management_key(&key.id, now).await {
-                    tracing::warn!(error = %e, management_key_id = %key.id, "could not record the management key's use");
-                }
-            }
+            self.record_use(store, key);
         }
         Ok(live)
+    }
+
+    /// Moves `last_used_at` at most once a minute per key (a busy operator
+    /// does not turn every request into a write), in the background and
+    /// briefly: the request never waits for it, a failure is only logged.
+    fn record_use(&self, store: &Store, key: &ManagementKeyRecord) {
+        let now = Millis::now();
+        let recent = key
+            .last_used_at
+            .is_some_and(|at| now.0 - at.0 < LAST_USED_RESOLUTION_MS);
+        if recent || self.touched.contains_key(&key.id) {
+            return;
+        }
+        self.touched.insert(key.id.clone(), ());
+        let (store, id) = (store.clone(), key.id.clone());
+        tokio::spawn(async move {
+            match tokio::time::timeout(Duration::from_secs(2), store.touch_management_key(&id, now)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, management_key_id = %id, "could not record the management key's use")
+                }
+                Err(_) => tracing::warn!(management_key_id = %id, "recording the management key's use timed out"),
+            }
+        });
     }
 }
 

@@ -193,17 +193,36 @@ impl std::fmt::Debug for Location {
     }
 }
 
-/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`; a
+/// password in the query string (`password=`, `sslpassword=`) too.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
     };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return url.to_owned();
+    let base = match base.split_once("://") {
+        // The last `@` ends the user part: a password may hold `@`.
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                None => base.to_owned(),
+            },
+            None => base.to_owned(),
+        },
+        None => base.to_owned(),
     };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
+    match query {
+        None => base,
+        Some(query) => {
+            let pairs: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, _)) if name.to_ascii_lowercase().contains("password") => format!("{name}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", pairs.join("&"))
+        }
     }
 }
 
@@ -325,6 +344,11 @@ mod tests {
             "postgres://u:***@db:5432/k"
         );
         assert_eq!(redact_url("postgres://u@db/k"), "postgres://u@db/k");
+        assert_eq!(redact_url("postgres://u:p@ss@db/k"), "postgres://u:***@db/k");
+        assert_eq!(
+            redact_url("postgres://u@db/k?sslmode=require&password=hunter2&sslpassword=x"),
+            "postgres://u@db/k?sslmode=require&password=***&sslpassword=***"
+        );
         let l = Location::Postgres {
             url: "postgres://u:hunter2@db/k".into(),
         };

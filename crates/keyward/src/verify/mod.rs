@@ -358,7 +358,13 @@ impl Verifier {
                     Ok(Some(key)) => key,
                     Ok(None) => return Authentication::Rejected(Code::NotFound),
                     Err(e) => {
-                        tracing::warn!(error = %e, key = %format::loggable(presented), "key not in cache and storage unavailable");
+                        // Fail closed either way (503); a failure that is
+                        // not an outage is a bug, and said so.
+                        if e.is_transient() {
+                            tracing::warn!(error = %e, key = %format::loggable(presented), "key not in cache and storage unavailable");
+                        } else {
+                            tracing::error!(error = %e, key = %format::loggable(presented), "key not in cache and storage failed: a bug");
+                        }
                         return Authentication::Unavailable;
                     }
                 }

@@ -321,6 +321,11 @@ async fn a_crowd_of_idle_and_slow_clients_leaves_room_for_a_verification() {
         }
     }
 
+    assert!(
+        idle.len() >= 4_900,
+        "only {} of 5,000 idle connections opened",
+        idle.len()
+    );
     let started = Instant::now();
     let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
     let answer = tokio::time::timeout(
