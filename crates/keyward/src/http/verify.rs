@@ -200,24 +200,7 @@ mod tests {
     use keyward_scopes::Catalog;
 
     fn record(account: &str, scopes: &[&str]) -> KeyRecord {
-        KeyRecord {
-            id: "key_abc".into(),
-            account: account.into(),
-            name: "n".into(),
-            environment: "live".into(),
-            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-            start: "cs_live_Ab3x".into(),
-            metadata: serde_json::Map::new(),
-            created_at: Millis(0),
-            created_by: "t".into(),
-            expires_at: None,
-            revoked_at: None,
-            revoked_by: None,
-            revoke_reason: None,
-            rotated_to: None,
-            last_used_at: None,
-            hash: crate::keys::KeyHash::default(),
-        }
+        crate::keys::record::sample(account, scopes)
     }
 
     async fn body(response: Response) -> Value {

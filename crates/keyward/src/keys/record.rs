@@ -132,3 +132,26 @@ pub struct AuditEvent {
     #[schema(value_type = Option<Object>)]
     pub after: Option<serde_json::Value>,
 }
+
+/// A record for unit tests of what is shown of a key.
+#[cfg(test)]
+pub(crate) fn sample(account: &str, scopes: &[&str]) -> KeyRecord {
+    KeyRecord {
+        id: "key_abc".into(),
+        account: account.into(),
+        name: "n".into(),
+        environment: "live".into(),
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        start: "cs_live_Ab3x".into(),
+        metadata: serde_json::Map::new(),
+        created_at: Millis(0),
+        created_by: "t".into(),
+        expires_at: None,
+        revoked_at: None,
+        revoked_by: None,
+        revoke_reason: None,
+        rotated_to: None,
+        last_used_at: None,
+        hash: KeyHash::default(),
+    }
+}

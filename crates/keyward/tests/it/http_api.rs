@@ -17,18 +17,37 @@ async fn authz(s: &Server, headers: &[(&str, &str)]) -> reqwest::Response {
     request.send().await.unwrap()
 }
 
-/// Every answer of the pre-rendered verify body matches the schema
-/// `/openapi.json` documents for it (one list per test, checked at its end).
-async fn assert_documented_verify_answers(s: &Server, answers: &[Value]) {
-    let document: Value = s
-        .client
+/// Rotates a new key with this `grace_period`, expecting `status`; the
+/// answer.
+async fn rotate_with_grace(s: &Server, grace: Value, status: u16) -> Value {
+    let (id, _) = s.create_key("acme", &["*"]).await;
+    let (got, body) = s
+        .manage(
+            Method::POST,
+            &format!("/v1/keys/{id}/rotate"),
+            Some(json!({"grace_period": grace})),
+        )
+        .await;
+    assert_eq!(got, status, "{grace}: {body}");
+    body
+}
+
+/// The server's own `/openapi.json`.
+async fn openapi_document(s: &Server) -> Value {
+    s.client
         .get(format!("{}/openapi.json", s.url))
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Every answer of the pre-rendered verify body matches the schema
+/// `/openapi.json` documents for it (one list per test, checked at its end).
+async fn assert_documented_verify_answers(s: &Server, answers: &[Value]) {
+    let document = openapi_document(s).await;
     crate::tools::assert_answers_match_schema(&document, "VerifyResponse", answers);
 }
 
@@ -1099,15 +1118,7 @@ async fn every_bad_input_gets_a_problem_naming_it(t: &TestStore) {
     }
     // Whole seconds however JSON writes them; anything else names the field.
     for (grace, status) in [(json!(3600.0), 201), (json!(true), 400), (json!(1.5), 400)] {
-        let (id, _) = s.create_key("acme", &["*"]).await;
-        let (got, body) = s
-            .manage(
-                Method::POST,
-                &format!("/v1/keys/{id}/rotate"),
-                Some(json!({"grace_period": grace})),
-            )
-            .await;
-        assert_eq!(got, status, "{grace}: {body}");
+        let body = rotate_with_grace(&s, grace, status).await;
         if status == 400 {
             assert_eq!(body["field"], "grace_period", "{body}");
         }
@@ -1206,15 +1217,7 @@ async fn a_server_may_lower_the_rotation_grace(t: &TestStore) {
     )
     .await;
     for (grace, status) in [(json!("2h"), 400), (json!(3601), 400), (json!("30m"), 201)] {
-        let (id, _) = s.create_key("acme", &["*"]).await;
-        let (got, body) = s
-            .manage(
-                Method::POST,
-                &format!("/v1/keys/{id}/rotate"),
-                Some(json!({"grace_period": grace})),
-            )
-            .await;
-        assert_eq!(got, status, "{grace}: {body}");
+        let body = rotate_with_grace(&s, grace, status).await;
         if status == 400 {
             assert!(
                 body["detail"].as_str().unwrap().contains("max_rotation_grace"),
@@ -1222,15 +1225,7 @@ async fn a_server_may_lower_the_rotation_grace(t: &TestStore) {
             );
         }
     }
-    let document: Value = s
-        .client
-        .get(format!("{}/openapi.json", s.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document = openapi_document(&s).await;
     assert_eq!(
         document.pointer("/components/schemas/RotateKey/properties/grace_period/oneOf/0/maximum"),
         Some(&json!(3600))
@@ -1305,15 +1300,7 @@ async fn a_verify_token_guards_the_verification_endpoints(t: &TestStore) {
     }
     let (status, _) = s.manage(Method::GET, "/v1/keys", None).await;
     assert_eq!(status, 200, "the management API has its own keys");
-    let document: Value = s
-        .client
-        .get(format!("{}/openapi.json", s.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document = openapi_document(&s).await;
     assert_eq!(
         document["paths"]["/v1/verify"]["post"]["security"],
         json!([{"verifier_token": []}])
