@@ -148,3 +148,31 @@ fn the_configuration_docs_list_every_serve_setting() {
     }
     assert!(checked >= 17, "only {checked} flags found in serve --help:\n{help}");
 }
+
+/// docs/openapi.json is the HTTP API's reference for readers of the
+/// repository: the document `keyward serve` answers at `/openapi.json` for
+/// the demo catalog and default settings. This test fails when it is out of
+/// date; `KEYWARD_BLESS=1` rewrites it.
+#[test]
+fn the_published_openapi_document_is_up_to_date() {
+    let catalog = keyward_scopes::Catalog::from_toml("demo", keyward::cli::context::DEMO_CATALOG).unwrap();
+    let config = keyward::config::ServerConfig::layered(
+        keyward::config::ServerTable::default(),
+        keyward::config::ServerFlags::default(),
+    )
+    .unwrap();
+    let document: serde_json::Value =
+        serde_json::from_str(&keyward::http::openapi::document(&catalog, &config)).unwrap();
+    let rendered = serde_json::to_string_pretty(&document).unwrap() + "\n";
+    let path: std::path::PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "..", "docs", "openapi.json"]
+        .iter()
+        .collect();
+    if std::env::var_os("KEYWARD_BLESS").is_some() {
+        std::fs::write(&path, &rendered).unwrap();
+    }
+    let published = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        published == rendered,
+        "docs/openapi.json is out of date: run `KEYWARD_BLESS=1 cargo test -p keyward --test it the_published_openapi` and commit it"
+    );
+}
