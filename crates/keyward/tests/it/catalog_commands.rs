@@ -176,3 +176,34 @@ fn the_published_openapi_document_is_up_to_date() {
         "docs/openapi.json is out of date: run `KEYWARD_BLESS=1 cargo test -p keyward --test it the_published_openapi` and commit it"
     );
 }
+
+/// Every error example of docs/CATALOG.md is the error `keyward catalog
+/// validate` reports for it.
+#[test]
+fn the_catalog_docs_show_the_errors_keyward_reports() {
+    let path: std::path::PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "..", "docs", "CATALOG.md"]
+        .iter()
+        .collect();
+    let docs = std::fs::read_to_string(path).unwrap();
+    let block = |text: &str, fence: &str| -> Option<String> {
+        let start = text.find(fence)? + fence.len();
+        let end = start + text[start..].find("\n```")?;
+        Some(text[start..end].trim_start_matches('\n').to_owned())
+    };
+    let mut checked = 0;
+    for example in docs.split("<!-- catalog-error -->").skip(1) {
+        let toml = block(example, "```toml").expect("a toml block after the marker");
+        let expected = block(example, "```text").expect("a text block after the toml");
+        let (_dir, file) = crate::temp_catalog(&toml);
+        let out = crate::keyward(&["catalog", "validate", &file]);
+        let said = crate::stderr(&out);
+        assert!(!out.status.success(), "accepted:\n{toml}");
+        assert!(
+            said.contains(expected.trim()),
+            "expected `{}`, got: {said}",
+            expected.trim()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 8, "only {checked} examples");
+}
