@@ -195,10 +195,10 @@ fn unauthorized(code: Code, detail_text: Option<&str>) -> Response {
     description = "Forward-auth (any method). Key from `Authorization: Bearer` or `X-API-Key`; the original request from `X-Original-Method`/`X-Original-URI` (or `X-Forwarded-*`, per `[server] forward_auth_headers`); both are required.",
     responses(
         (status = 200, description = "Allowed; `X-Keyward-Key-Id`, `X-Keyward-Account`, `X-Keyward-Scopes`, `X-Keyward-Environment` set"),
-        (status = 400, description = "Two keys, a missing or repeated original-request header, conflicting header families or method overrides", body = super::openapi::ProblemDetails),
-        (status = 401, description = "Missing, malformed, unknown, expired or revoked key; `X-Keyward-Code` set", body = super::openapi::ProblemDetails),
-        (status = 403, description = "Missing scopes or unknown route; `X-Keyward-Code` and `X-Keyward-Missing` set", body = super::openapi::Forbidden),
-        (status = 503, description = "Storage unavailable", body = super::openapi::ProblemDetails),
+        (status = 400, description = "Two keys, a missing or repeated original-request header, conflicting header families or method overrides", body = super::schemas::ProblemDetails),
+        (status = 401, description = "Missing, malformed, unknown, expired or revoked key; `X-Keyward-Code` set", body = super::schemas::ProblemDetails),
+        (status = 403, description = "Missing scopes or unknown route; `X-Keyward-Code` and `X-Keyward-Missing` set", body = super::schemas::Forbidden),
+        (status = 503, description = "Storage unavailable", body = super::schemas::ProblemDetails),
     ))]
 pub async fn authz(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let started = Instant::now();

@@ -254,7 +254,7 @@ fn body_or_default<T: Default>(body: Option<ApiJson<T>>) -> T {
 
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", operation_id = "create_key", security(("management_key" = [])), request_body = CreateKey,
     responses((status = 201, description = "Created; `key` is the plaintext, shown this once", body = KeyView),
-        (status = 403, description = "The management key is limited to another account", body = super::openapi::ProblemDetails, content_type = "application/problem+json")))]
+        (status = 403, description = "The management key is limited to another account", body = super::schemas::ProblemDetails, content_type = "application/problem+json")))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     manager: Manager,
@@ -319,7 +319,7 @@ pub async fn get(
 
 #[utoipa::path(patch, path = "/v1/keys/{id}", tag = "keys", operation_id = "update_key", security(("management_key" = [])), params(("id" = String, Path, pattern = "^key_[A-Za-z0-9]{20}$")), request_body = PatchKey,
     responses((status = 200, description = "The changed key", body = KeyView),
-        (status = 409, description = "The key is revoked or expired", body = super::openapi::ProblemDetails, content_type = "application/problem+json")))]
+        (status = 409, description = "The key is revoked or expired", body = super::schemas::ProblemDetails, content_type = "application/problem+json")))]
 pub async fn patch(
     State(state): State<Arc<AppState>>,
     manager: Manager,
@@ -365,7 +365,7 @@ pub async fn revoke(
 
 #[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", operation_id = "rotate_key", security(("management_key" = [])), params(("id" = String, Path, pattern = "^key_[A-Za-z0-9]{20}$")), request_body(content = Option<RotateKey>, description = "Optional"),
     responses((status = 201, description = "The new key; `key` is its plaintext, shown this once", body = KeyView),
-        (status = 409, description = "The key is revoked, expired or already rotated", body = super::openapi::ProblemDetails, content_type = "application/problem+json")))]
+        (status = 409, description = "The key is revoked, expired or already rotated", body = super::schemas::ProblemDetails, content_type = "application/problem+json")))]
 pub async fn rotate(
     State(state): State<Arc<AppState>>,
     manager: Manager,

@@ -15,6 +15,7 @@ mod ops;
 mod params;
 pub mod problem;
 mod rendered;
+mod schemas;
 pub mod verify;
 
 use std::sync::Arc;

@@ -139,9 +139,9 @@ pub(super) fn record_usage(
 #[utoipa::path(post, path = "/v1/verify", tag = "verification",
     request_body = VerifyRequest,
     responses(
-        (status = 200, description = "The answer, valid or not", body = super::openapi::VerifyResponse),
-        (status = 400, description = "Bad request (unknown scope, malformed JSON)", body = super::openapi::ProblemDetails),
-        (status = 503, description = "Storage unavailable and the key not cached", body = super::openapi::ProblemDetails),
+        (status = 200, description = "The answer, valid or not", body = super::schemas::VerifyResponse),
+        (status = 400, description = "Bad request (unknown scope, malformed JSON)", body = super::schemas::ProblemDetails),
+        (status = 503, description = "Storage unavailable and the key not cached", body = super::schemas::ProblemDetails),
     ))]
 pub async fn verify(State(state): State<Arc<AppState>>, body: ApiBytes) -> Result<Response, Problem> {
     let started = Instant::now();

@@ -4,7 +4,7 @@
 
 use sqlx::FromRow;
 
-use super::keys::{confined, sqlite_compatible};
+use super::{confined, sqlite_compatible};
 use super::{Store, StoreError};
 use crate::keys::record::AuditEvent;
 use crate::keys::{AccountScope, Cursor, Limit, Page};

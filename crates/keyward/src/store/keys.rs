@@ -2,9 +2,9 @@
 
 use sqlx::FromRow;
 
-use super::{Store, StoreError};
+use super::{confined, sqlite_compatible, Store, StoreError};
 use crate::keys::record::{AuditEvent, KeyRecord, StatusFilter};
-use crate::keys::{AccountId, AccountScope, Cursor, KeyHash, Limit, Page};
+use crate::keys::{AccountScope, Cursor, KeyHash, Limit, Page};
 use crate::time::Millis;
 
 const KEY_COLUMNS: &str = "seq, id, account, name, environment, scopes, start, metadata, created_at, created_by, \
@@ -346,20 +346,5 @@ fn one_row(affected: u64, id: &str) -> Result<(), StoreError> {
         Err(StoreError::Corrupt(format!(
             "a change of key {id} wrote {affected} rows"
         )))
-    }
-}
-
-/// The account filter of a scope: `$n::text IS NULL OR account = $n`.
-pub(crate) fn confined(scope: &AccountScope) -> Option<&str> {
-    scope.confined_to().map(AccountId::as_str)
-}
-
-/// SQLite has no `::type` casts; PostgreSQL needs them to type a NULL
-/// parameter in `$1 IS NULL`. The casts are the only difference.
-pub(crate) fn sqlite_compatible(store: &Store, sql: &str) -> String {
-    if store.is_embedded() {
-        sql.replace("::text", "").replace("::bigint", "")
-    } else {
-        sql.to_owned()
     }
 }

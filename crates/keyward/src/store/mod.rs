@@ -320,6 +320,21 @@ impl Store {
     }
 }
 
+/// The account filter of a scope: `$n::text IS NULL OR account = $n`.
+pub(crate) fn confined(scope: &crate::keys::AccountScope) -> Option<&str> {
+    scope.confined_to().map(crate::keys::AccountId::as_str)
+}
+
+/// SQLite has no `::type` casts; PostgreSQL needs them to type a NULL
+/// parameter in `$1 IS NULL`. The casts are the only difference.
+pub(crate) fn sqlite_compatible(store: &Store, sql: &str) -> String {
+    if store.is_embedded() {
+        sql.replace("::text", "").replace("::bigint", "")
+    } else {
+        sql.to_owned()
+    }
+}
+
 /// The data directory holds key digests and the first management key:
 /// only its owner may read it.
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
