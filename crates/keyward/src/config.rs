@@ -215,6 +215,19 @@ pub struct ServerFlags {
     pub verify_token: Option<String>,
 }
 
+/// A count setting: the flag, else the file, else `default`; between 1 and
+/// `max`.
+fn positive<T>(flag: Option<T>, file: Option<T>, default: T, name: &str, max: T) -> Result<T, String>
+where
+    T: Copy + PartialOrd + std::fmt::Display + From<u8>,
+{
+    match flag.or(file) {
+        Some(n) if n < T::from(1) => Err(format!("{name} must be positive")),
+        Some(n) if n > max => Err(format!("{name} = {n}: at most {max}")),
+        other => Ok(other.unwrap_or(default)),
+    }
+}
+
 impl ServerConfig {
     pub fn layered(file: ServerTable, flags: ServerFlags) -> Result<ServerConfig, String> {
         let defaults = CacheSettings::default();
@@ -232,19 +245,13 @@ impl ServerConfig {
             .or(file.negative_cache_ttl_seconds)
             .unwrap_or(defaults.negative_ttl.as_secs())
             .min(ttl);
-        let positive =
-            |flag: Option<usize>, file: Option<usize>, default: usize, name: &str, max: usize| match flag.or(file) {
-                Some(0) => Err(format!("{name} must be positive")),
-                Some(n) if n > max => Err(format!("{name} = {n}: at most {max}")),
-                other => Ok(other.unwrap_or(default)),
-            };
-        let capacity = match flags.cache_capacity.or(file.cache_capacity) {
-            Some(0) => return Err("cache_capacity must be positive".to_owned()),
-            Some(n) if n > MAX_CACHE_CAPACITY => {
-                return Err(format!("cache_capacity = {n}: at most {MAX_CACHE_CAPACITY}"))
-            }
-            other => other.unwrap_or(defaults.capacity),
-        };
+        let capacity = positive(
+            flags.cache_capacity,
+            file.cache_capacity,
+            defaults.capacity,
+            "cache_capacity",
+            MAX_CACHE_CAPACITY,
+        )?;
         let max_concurrent_lookups = positive(
             flags.max_concurrent_lookups,
             file.max_concurrent_lookups,
@@ -389,6 +396,16 @@ mod tests {
         assert_eq!(c.cache.max_concurrent_lookups, 3);
         assert_eq!(c.max_body_bytes, 2000);
         assert!(!format!("{c:?}").contains("hunter2"), "{c:?}");
+        for (setting, value, says) in [
+            ("cache_capacity", "0", "must be positive"),
+            ("cache_capacity", "100000001", "at most 100000000"),
+            ("max_concurrent_lookups", "1025", "at most 1024"),
+            ("max_body_bytes", "16777217", "at most 16777216"),
+        ] {
+            let file: ServerTable = toml::from_str(&format!("{setting} = {value}")).unwrap();
+            let e = ServerConfig::layered(file, ServerFlags::default()).unwrap_err();
+            assert!(e.contains(setting) && e.contains(says), "{e}");
+        }
     }
 
     #[test]

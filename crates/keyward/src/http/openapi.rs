@@ -6,8 +6,6 @@
 //! `application/problem+json`.
 
 use serde_json::{json, Value};
-use utoipa::openapi::path::{Operation, PathItem};
-use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::OpenApi;
 
 use keyward_scopes::Catalog;
@@ -45,14 +43,13 @@ struct ApiDoc;
 
 /// The document for `catalog`, as JSON.
 pub fn document(catalog: &Catalog, config: &ServerConfig) -> String {
-    let mut doc = ApiDoc::openapi();
-    add_security(&mut doc);
-    add_problems(&mut doc);
     #[expect(
         clippy::expect_used,
         reason = "a document of strings, maps and numbers always serializes; a failure is a bug to see at start"
     )]
-    let mut json = serde_json::to_value(&doc).expect("the OpenAPI document serializes");
+    let mut json = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serializes");
+    add_security(&mut json);
+    add_problems(&mut json);
     problems_as_problem_json(&mut json);
     add_catalog_enums(&mut json, catalog);
     add_links(&mut json);
@@ -81,31 +78,25 @@ pub fn document(catalog: &Catalog, config: &ServerConfig) -> String {
 /// Error answers whose body is a [`ProblemDetails`] are
 /// `application/problem+json` (utoipa writes `application/json`).
 fn problems_as_problem_json(doc: &mut Value) {
-    let Some(Value::Object(paths)) = doc.get_mut("paths") else {
-        return;
-    };
-    for item in paths.values_mut() {
-        let Value::Object(item) = item else { continue };
-        for operation in item.values_mut() {
-            let Some(Value::Object(responses)) = operation.get_mut("responses") else {
+    for (_, operation) in operations(doc) {
+        let Some(Value::Object(responses)) = operation.get_mut("responses") else {
+            continue;
+        };
+        for (status, response) in responses.iter_mut() {
+            if !status.starts_with('4') && !status.starts_with('5') {
+                continue;
+            }
+            let Some(Value::Object(content)) = response.get_mut("content") else {
                 continue;
             };
-            for (status, response) in responses.iter_mut() {
-                if !status.starts_with('4') && !status.starts_with('5') {
-                    continue;
-                }
-                let Some(Value::Object(content)) = response.get_mut("content") else {
-                    continue;
-                };
-                let is_problem = content
-                    .get("application/json")
-                    .and_then(|c| c.pointer("/schema/$ref"))
-                    .and_then(Value::as_str)
-                    .is_some_and(|r| r.ends_with("/ProblemDetails"));
-                if is_problem {
-                    if let Some(body) = content.remove("application/json") {
-                        content.insert(PROBLEM_JSON.to_owned(), body);
-                    }
+            let is_problem = content
+                .get("application/json")
+                .and_then(|c| c.pointer("/schema/$ref"))
+                .and_then(Value::as_str)
+                .is_some_and(|r| r.ends_with("/ProblemDetails"));
+            if is_problem {
+                if let Some(body) = content.remove("application/json") {
+                    content.insert(PROBLEM_JSON.to_owned(), body);
                 }
             }
         }
@@ -133,12 +124,9 @@ fn add_verifier_token(doc: &mut Value) {
             let Value::Object(operation) = operation else { continue };
             operation.insert("security".to_owned(), json!([{ "verifier_token": [] }]));
             if let Some(Value::Object(responses)) = operation.get_mut("responses") {
-                responses.entry("401").or_insert_with(|| {
-                    json!({
-                        "description": "`X-Keyward-Verifier-Token` is missing or wrong",
-                        "content": { PROBLEM_JSON: { "schema": { "$ref": "#/components/schemas/ProblemDetails" } } },
-                    })
-                });
+                responses
+                    .entry("401")
+                    .or_insert_with(|| problem_response("`X-Keyward-Verifier-Token` is missing or wrong"));
             }
         }
     }
@@ -172,7 +160,7 @@ fn add_verify_rules(doc: &mut Value) {
 
 /// The methods `/v1/authz` answers: it checks the original request named
 /// by its headers, whatever method the proxy's check uses.
-pub const AUTHZ_METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+pub const AUTHZ_METHODS: [&str; 8] = METHODS;
 
 /// `/v1/authz` under every method it answers, with the configured header
 /// family's two headers as required parameters; and Envoy's
@@ -203,10 +191,7 @@ fn add_authz(doc: &mut Value, family: HeaderFamily) {
     if let Some(Value::Object(responses)) = envoy.get_mut("responses") {
         responses.insert(
             "404".to_owned(),
-            json!({
-                "description": "This server does not take Envoy checks (`forward_auth_headers` is not `envoy`)",
-                "content": { PROBLEM_JSON: { "schema": { "$ref": "#/components/schemas/ProblemDetails" } } },
-            }),
+            problem_response("This server does not take Envoy checks (`forward_auth_headers` is not `envoy`)"),
         );
     }
     let mut envoy_prefix = serde_json::Map::new();
@@ -240,21 +225,15 @@ pub async fn openapi_json(
     )
 }
 
-fn add_security(doc: &mut Document) {
-    use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-    let components = doc.components.get_or_insert_with(Default::default);
-    components.add_security_scheme(
-        "management_key",
-        SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-    );
+fn add_security(doc: &mut Value) {
+    doc["components"]["securitySchemes"]["management_key"] = json!({ "type": "http", "scheme": "bearer" });
 }
 
 /// The errors an operation can answer besides its own, by what it takes:
 /// every one may get a too-long URI; the management API a missing or bad
 /// key, bad parameters and unavailable storage; a body its own four; an id
 /// an unknown key.
-fn shared_problems(path: &str, operation: &Operation, has_body: bool) -> Vec<(u16, &'static str)> {
-    let managed = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+fn shared_problems(path: &str, managed: bool, has_body: bool) -> Vec<(u16, &'static str)> {
     let mut out = vec![
         (414, "The request target is longer than 8 KiB"),
         (431, "The header fields are larger than 32 KiB in all"),
@@ -282,46 +261,44 @@ fn shared_problems(path: &str, operation: &Operation, has_body: bool) -> Vec<(u1
     out
 }
 
-fn problem_response(description: &str) -> RefOr<utoipa::openapi::Response> {
-    RefOr::T(
-        ResponseBuilder::new()
-            .description(description)
-            .content(
-                PROBLEM_JSON,
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("ProblemDetails")))
-                    .build(),
-            )
-            .build(),
-    )
+/// An error answer: `application/problem+json` with [`ProblemDetails`].
+fn problem_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { PROBLEM_JSON: { "schema": { "$ref": "#/components/schemas/ProblemDetails" } } },
+    })
 }
 
-fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
-    [
-        &mut item.get,
-        &mut item.put,
-        &mut item.post,
-        &mut item.delete,
-        &mut item.options,
-        &mut item.head,
-        &mut item.patch,
-        &mut item.trace,
-    ]
-    .into_iter()
-    .filter_map(Option::as_mut)
+const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+/// Every operation of the document, with its path.
+fn operations(doc: &mut Value) -> impl Iterator<Item = (&str, &mut serde_json::Map<String, Value>)> {
+    doc.get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.iter_mut())
+        .filter_map(|(path, item)| Some((path.as_str(), item.as_object_mut()?)))
+        .flat_map(|(path, item)| {
+            item.iter_mut()
+                .filter(|(method, _)| METHODS.contains(&method.as_str()))
+                .filter_map(move |(_, operation)| Some((path, operation.as_object_mut()?)))
+        })
 }
 
-fn add_problems(doc: &mut Document) {
-    for (path, item) in doc.paths.paths.iter_mut() {
-        for operation in operations(item) {
-            let has_body = operation.request_body.is_some();
-            for (status, description) in shared_problems(path, operation, has_body) {
-                operation
-                    .responses
-                    .responses
-                    .entry(status.to_string())
-                    .or_insert_with(|| problem_response(description));
-            }
+fn add_problems(doc: &mut Value) {
+    for (path, operation) in operations(doc) {
+        let managed = operation
+            .get("security")
+            .and_then(Value::as_array)
+            .is_some_and(|s| !s.is_empty());
+        let has_body = operation.contains_key("requestBody");
+        let Some(Value::Object(responses)) = operation.get_mut("responses") else {
+            continue;
+        };
+        for (status, description) in shared_problems(path, managed, has_body) {
+            responses
+                .entry(status.to_string())
+                .or_insert_with(|| problem_response(description));
         }
     }
 }
