@@ -114,7 +114,7 @@ impl App {
             let verifier = Arc::new(Verifier::new(catalog.clone(), store.clone(), &config.cache));
             let recorder = Arc::new(Recorder::new(config.usage));
             let services = Services::for_server(&store, &verifier, recorder, &config);
-            let state = AppState::new(services, verifier, config)?;
+            let state = AppState::new(services, verifier, config, std::net::SocketAddr::from(([127, 0, 0, 1], 8080)))?;
             let mut slots = Vec::new();
             for _ in 0..LIVE_SLOTS {
                 slots.push(new_slot(&state.keys).await?);

@@ -5,6 +5,7 @@
 //! - `verify/`: the hot path (cache, decision) and `changes`, which keeps
 //!   the cache in step with the store;
 //! - `usage/`: usage counting;
+//! - `sessions/`: the pages' sessions and portal links;
 //! - `http/`: the API (verification, management, operations);
 //! - `cli/`: the `keyward` command line.
 
@@ -14,6 +15,7 @@ pub mod http;
 pub mod keys;
 pub mod readiness;
 pub mod services;
+pub mod sessions;
 pub mod store;
 pub mod time;
 pub mod usage;

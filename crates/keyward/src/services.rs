@@ -9,6 +9,7 @@ use keyward_scopes::Catalog;
 use crate::config::ServerConfig;
 use crate::keys::KeyService;
 use crate::readiness::Readiness;
+use crate::sessions::SessionService;
 use crate::store::Store;
 use crate::usage::{Recorder, UsageService};
 use crate::verify::Verifier;
@@ -17,6 +18,7 @@ pub struct Services {
     pub keys: KeyService,
     pub usage: UsageService,
     pub readiness: Readiness,
+    pub sessions: SessionService,
 }
 
 impl Services {
@@ -35,6 +37,7 @@ impl Services {
                 .with_max_rotation_grace(config.max_rotation_grace),
             usage: UsageService::new(recorder, store.clone(), catalog),
             readiness: Readiness::new(store.clone()),
+            sessions: SessionService::new(store.clone(), &config.pages),
         }
     }
 
@@ -45,6 +48,7 @@ impl Services {
             keys: KeyService::new(store.clone(), catalog.clone()),
             usage: UsageService::new(Arc::new(Recorder::new(false)), store.clone(), catalog),
             readiness: Readiness::new(store.clone()),
+            sessions: SessionService::new(store.clone(), &crate::config::PageSettings::default()),
         }
     }
 }

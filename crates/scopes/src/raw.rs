@@ -24,6 +24,10 @@ pub struct RawCatalog {
     /// Read by the server (`[server]` settings), ignored by the engine.
     #[serde(default, rename = "server")]
     pub _server: Option<toml::Value>,
+    /// Read by the server (`[portal]`: the customer pages' look and
+    /// embedding), ignored by the engine.
+    #[serde(default, rename = "portal")]
+    pub _portal: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]

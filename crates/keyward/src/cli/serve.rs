@@ -180,7 +180,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         stopped,
     ));
     let services = Services::for_server(&store, &verifier, recorder, &config);
-    let state = Arc::new(AppState::new(services, verifier, config)?);
+    let state = Arc::new(AppState::new(services, verifier, config, address)?);
     println!("keyward listening on http://{address}");
     let _ = std::io::stdout().flush();
     tracing::info!(%address, api = %catalog.api().name, "serving");

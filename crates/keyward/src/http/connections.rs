@@ -396,6 +396,7 @@ async fn connection(
     id: u64,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let peer = stream.peer_addr().ok();
     let io = TokioIo::new(Watched {
         stream,
         watch: watch.clone(),
@@ -411,6 +412,11 @@ async fn connection(
             };
             let router = router.clone();
             let limit = limits.body_timeout;
+            // The pages' sign-in throttle reads the client's address.
+            let mut request = request;
+            if let Some(peer) = peer {
+                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            }
             // A request without a body (forward auth) needs no timer.
             let request = request.map(|inner| {
                 if hyper::body::Body::is_end_stream(&inner) {

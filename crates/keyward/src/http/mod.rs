@@ -12,7 +12,9 @@ mod limits;
 pub mod metrics;
 pub mod openapi;
 mod ops;
+pub mod pages;
 mod params;
+mod portal;
 pub mod problem;
 mod rendered;
 mod schemas;
@@ -30,6 +32,7 @@ use crate::config::ServerConfig;
 use crate::keys::KeyService;
 use crate::readiness::Readiness;
 use crate::services::Services;
+use crate::sessions::SessionService;
 use crate::usage::UsageService;
 use crate::verify::Verifier;
 
@@ -40,6 +43,8 @@ pub struct AppState {
     pub verifier: Arc<Verifier>,
     pub usage: UsageService,
     pub readiness: Readiness,
+    pub sessions: SessionService,
+    pub pages: pages::PagesState,
     pub metrics: metrics::Metrics,
     pub config: ServerConfig,
     /// `GET /v1/catalog`'s answer.
@@ -50,15 +55,28 @@ pub struct AppState {
 
 impl AppState {
     /// The state of one node's API over its services
-    /// ([`Services::for_server`]).
-    pub fn new(services: Services, verifier: Arc<Verifier>, config: ServerConfig) -> Result<AppState, String> {
+    /// ([`Services::for_server`]), listening on `listening` (the pages'
+    /// default public URL).
+    pub fn new(
+        services: Services,
+        verifier: Arc<Verifier>,
+        config: ServerConfig,
+        listening: std::net::SocketAddr,
+    ) -> Result<AppState, String> {
         let catalog = verifier.catalog().clone();
         let openapi_json = Bytes::from(openapi::document(&catalog, &config));
-        let Services { keys, usage, readiness } = services;
+        let Services {
+            keys,
+            usage,
+            readiness,
+            sessions,
+        } = services;
         Ok(AppState {
             keys,
             usage,
             readiness,
+            sessions,
+            pages: pages::PagesState::new(&catalog, config.pages.clone(), listening),
             metrics: metrics::Metrics::new().map_err(|e| e.to_string())?,
             config,
             catalog_json: Bytes::from(keyward_scopes::export::to_json(&catalog)),
@@ -106,11 +124,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/keys/{id}/usage", get(keys::usage))
         .route("/v1/audit", get(keys::audit))
         .route("/v1/catalog", get(keys::catalog))
+        .route("/v1/portal/sessions", post(portal::create))
+        .merge(pages::router(state.clone()))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(openapi::openapi_json))
-        .fallback(|| async { problem::Problem::not_found("no such endpoint") })
+        .fallback(not_found)
         .method_not_allowed_fallback(|| async {
             problem::Problem::new(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,
@@ -120,4 +140,19 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(limits::reject_oversized))
         .with_state(state)
+}
+
+/// An unknown address: an HTML page under the pages' paths, problem+json
+/// elsewhere (the API's contract).
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = uri.path();
+    let page = ["/dashboard", "/portal", "/assets"]
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+    if page {
+        pages::PageError::not_found().into_response()
+    } else {
+        problem::Problem::not_found("no such endpoint").into_response()
+    }
 }

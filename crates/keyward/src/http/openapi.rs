@@ -33,6 +33,7 @@ use super::schemas::{Forbidden, ProblemDetails, VerifyResponse};
         super::keys::usage,
         super::keys::audit,
         super::keys::catalog,
+        super::portal::create,
         super::ops::healthz,
         super::ops::readyz,
         super::ops::metrics,

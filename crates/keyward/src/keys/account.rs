@@ -80,6 +80,11 @@ impl AccountScope {
         }
     }
 
+    /// The reach of a portal session: the one account it was opened for.
+    pub(crate) fn of_portal_session(account: AccountId) -> AccountScope {
+        AccountScope(Reach::One(account))
+    }
+
     /// The local operator (the command line, with the database's own
     /// credentials): every account.
     pub fn operator() -> AccountScope {

@@ -15,6 +15,8 @@ mod rules;
 pub mod service;
 pub mod view;
 
+/// An account that has keys (the dashboard's account picker).
+pub use crate::store::AccountRow;
 pub use account::{AccountId, AccountScope};
 pub use error::KeyError;
 pub use fields::{Grace, KeyId, KeyName, Metadata, RevokeReason, Scopes};

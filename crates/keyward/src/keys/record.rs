@@ -31,6 +31,9 @@ pub enum StatusFilter {
     Active,
     Expired,
     Revoked,
+    /// Expired or revoked (the pages' "Revoked / Expired"; not a value of
+    /// the API's `status`).
+    Inactive,
     All,
 }
 

@@ -74,6 +74,11 @@ impl KeyService {
         }
     }
 
+    /// The longest rotation grace this service grants.
+    pub fn max_rotation_grace(&self) -> Grace {
+        self.max_grace
+    }
+
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
     }
@@ -182,6 +187,19 @@ impl KeyService {
             .store
             .list_keys(&scope, status, limit, cursor, Millis::now())
             .await?)
+    }
+
+    /// Accounts that have keys, within `scope`, by name; those containing
+    /// `search` if given (the dashboard's account picker).
+    pub async fn accounts(
+        &self,
+        scope: &AccountScope,
+        search: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<crate::store::AccountRow>, KeyError> {
+        let search = scope.confined_to().map(AccountId::as_str).or(search);
+        let rows = self.store.list_accounts(search, limit).await?;
+        Ok(rows.into_iter().filter(|row| scope.reaches(&row.account)).collect())
     }
 
     /// Renames, changes grants or expiry of an active key. Only grants being

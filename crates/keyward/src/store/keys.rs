@@ -114,6 +114,7 @@ fn status_condition(status: StatusFilter) -> &'static str {
         StatusFilter::Active => "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $4)",
         StatusFilter::Expired => "revoked_at IS NULL AND expires_at IS NOT NULL AND expires_at <= $4",
         StatusFilter::Revoked => "revoked_at IS NOT NULL AND $4 = $4",
+        StatusFilter::Inactive => "(revoked_at IS NOT NULL OR (expires_at IS NOT NULL AND expires_at <= $4))",
         StatusFilter::All => "$4 = $4",
     }
 }

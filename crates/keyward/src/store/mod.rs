@@ -49,6 +49,7 @@ mod audit;
 pub mod changes;
 mod keys;
 mod management;
+mod sessions;
 mod usage;
 
 use std::path::{Path, PathBuf};
@@ -62,6 +63,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use keys::{NewKeyRow, Rotation};
 pub use management::NewManagementKey;
+pub use sessions::{AccountRow, RedeemedLink, SessionRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

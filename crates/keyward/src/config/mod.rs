@@ -12,6 +12,11 @@ use crate::keys::Grace;
 use crate::store::redact_url;
 use crate::verify::CacheSettings;
 
+pub mod pages;
+
+pub use pages::PageSettings;
+use pages::{PortalTable, RawPageSettings};
+
 /// Which headers carry the original request on forward-auth (section 9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -42,6 +47,8 @@ pub struct ServerConfig {
     /// If set, verification endpoints answer only requests carrying it in
     /// `X-Keyward-Verifier-Token`.
     pub verify_token: Option<VerifyToken>,
+    /// The dashboard's and the portal's settings.
+    pub pages: PageSettings,
 }
 
 /// The verifier credential: at least 32 characters, never printed, kept
@@ -117,6 +124,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("connections", &self.connections)
             .field("max_rotation_grace", &self.max_rotation_grace)
             .field("verify_token", &self.verify_token)
+            .field("pages", &self.pages)
             .finish()
     }
 }
@@ -141,19 +149,33 @@ pub struct ServerTable {
     pub idle_timeout_seconds: Option<u64>,
     pub body_timeout_seconds: Option<u64>,
     pub max_rotation_grace: Option<String>,
+    pub public_url: Option<String>,
+    pub trusted_proxies: Option<Vec<String>>,
+    pub session_idle_timeout_seconds: Option<u64>,
+    pub session_lifetime_seconds: Option<u64>,
+    /// The file's `[portal]` table (a table of its own, beside `[server]`).
+    #[serde(skip)]
+    pub portal: PortalTable,
 }
 
 impl ServerTable {
     /// The `[server]` table of a catalog file, if it has one.
     pub fn from_catalog_source(file: &Path, source: &str) -> Result<ServerTable, String> {
         let table: toml::Table = toml::from_str(source).map_err(|e| format!("{}: {e}", file.display()))?;
-        match table.get("server") {
-            None => Ok(ServerTable::default()),
+        let mut server: ServerTable = match table.get("server") {
+            None => ServerTable::default(),
             Some(value) => value
                 .clone()
                 .try_into()
-                .map_err(|e| format!("{}: [server]: {e}", file.display())),
+                .map_err(|e| format!("{}: [server]: {e}", file.display()))?,
+        };
+        if let Some(value) = table.get("portal") {
+            server.portal = value
+                .clone()
+                .try_into()
+                .map_err(|e| format!("{}: [portal]: {e}", file.display()))?;
         }
+        Ok(server)
     }
 }
 
@@ -213,6 +235,34 @@ pub struct ServerFlags {
     /// committed): read by `serve`.
     #[arg(skip)]
     pub verify_token: Option<String>,
+    /// The origin people and host applications reach keyward at, like
+    /// https://keys.example.com (default http://<listen address>).
+    #[arg(long, env = "KEYWARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Proxies whose X-Forwarded-For is believed (comma-separated
+    /// addresses or networks; default none).
+    #[arg(long, env = "KEYWARD_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
+    /// Seconds a page session may go unused (default 1800).
+    #[arg(long, env = "KEYWARD_SESSION_IDLE_TIMEOUT_SECONDS")]
+    pub session_idle_timeout_seconds: Option<u64>,
+    /// Seconds a page session lasts at most (default 43200).
+    #[arg(long, env = "KEYWARD_SESSION_LIFETIME_SECONDS")]
+    pub session_lifetime_seconds: Option<u64>,
+    /// The product name on the pages (default the catalog's API name).
+    #[arg(long, env = "KEYWARD_PORTAL_PRODUCT_NAME")]
+    pub portal_product_name: Option<String>,
+    /// The pages' accent colour, like #2563eb.
+    #[arg(long, env = "KEYWARD_PORTAL_ACCENT_COLOR")]
+    pub portal_accent_color: Option<String>,
+    /// Origins allowed to frame the portal (comma-separated; default none;
+    /// needs an https public URL).
+    #[arg(long, env = "KEYWARD_PORTAL_FRAME_ANCESTORS", value_delimiter = ',')]
+    pub portal_frame_ancestors: Option<Vec<String>>,
+    /// If set, the only origins a portal session may return to
+    /// (comma-separated).
+    #[arg(long, env = "KEYWARD_PORTAL_RETURN_ORIGINS", value_delimiter = ',')]
+    pub portal_return_origins: Option<Vec<String>>,
 }
 
 /// A count setting: the flag, else the file, else `default`; between 1 and
@@ -305,7 +355,18 @@ impl ServerConfig {
             Some(text) => Grace::parse(&text).map_err(|e| format!("max_rotation_grace: {e}"))?,
         };
         let verify_token = flags.verify_token.map(|t| VerifyToken::parse(&t)).transpose()?;
+        let pages = PageSettings::parse(RawPageSettings {
+            public_url: flags.public_url.or(file.public_url),
+            trusted_proxies: flags.trusted_proxies.or(file.trusted_proxies),
+            session_idle_timeout_seconds: flags.session_idle_timeout_seconds.or(file.session_idle_timeout_seconds),
+            session_lifetime_seconds: flags.session_lifetime_seconds.or(file.session_lifetime_seconds),
+            product_name: flags.portal_product_name.or(file.portal.product_name),
+            accent_color: flags.portal_accent_color.or(file.portal.accent_color),
+            frame_ancestors: flags.portal_frame_ancestors.or(file.portal.frame_ancestors),
+            return_origins: flags.portal_return_origins.or(file.portal.return_origins),
+        })?;
         Ok(ServerConfig {
+            pages,
             max_rotation_grace,
             verify_token,
             listen: flags

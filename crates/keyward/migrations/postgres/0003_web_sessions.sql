@@ -1,0 +1,27 @@
+-- Sessions of the pages (DESIGN.md section 6) and single-use portal links.
+-- Neither a session id nor a portal token is stored: only its SHA-256
+-- digest. Timestamps are Unix milliseconds.
+CREATE TABLE web_sessions (
+    id_hash BYTEA PRIMARY KEY CHECK (length(id_hash) = 32),
+    kind TEXT NOT NULL CHECK (kind IN ('operator', 'portal')),
+    actor TEXT NOT NULL,
+    management_key_id TEXT,
+    account TEXT,
+    return_url TEXT,
+    csrf_token TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_seen_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);
+
+CREATE TABLE portal_tokens (
+    token_hash BYTEA PRIMARY KEY CHECK (length(token_hash) = 32),
+    account TEXT NOT NULL,
+    return_url TEXT,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT
+);
+CREATE INDEX portal_tokens_expiry ON portal_tokens (expires_at);

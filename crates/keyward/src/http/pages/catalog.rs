@@ -1,0 +1,61 @@
+//! The catalog page (operators): the Markdown export, the docs page the
+//! seeds are, rendered to HTML once at start. Raw HTML in descriptions is
+//! shown as text, never passed through.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Html;
+use keyward_scopes::Catalog;
+use pulldown_cmark::{html, Event, Options, Parser};
+
+use super::error::PageError;
+use super::show::Chrome;
+use super::visitor::Operator;
+use crate::http::AppState;
+
+pub fn render(catalog: &Catalog) -> String {
+    let markdown = keyward_scopes::export::to_markdown(catalog);
+    let parser = Parser::new_ext(&markdown, Options::ENABLE_TABLES).map(|event| match event {
+        Event::Html(text) | Event::InlineHtml(text) => Event::Text(text),
+        other => other,
+    });
+    let mut out = String::new();
+    html::push_html(&mut out, parser);
+    out
+}
+
+#[derive(Template)]
+#[template(path = "catalog.html")]
+struct CatalogPage<'a> {
+    title: &'a str,
+    chrome: Chrome,
+    content: &'a str,
+}
+
+pub async fn page(State(state): State<Arc<AppState>>, operator: Operator) -> Result<Html<String>, PageError> {
+    let page = CatalogPage {
+        title: "Catalog",
+        chrome: operator.chrome(&state, None),
+        content: &state.pages.catalog_html,
+    };
+    Ok(Html(page.render()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_html_in_a_description_is_text() {
+        let catalog = Catalog::from_toml(
+            "t.toml",
+            "[api]\nname = \"T\"\nkey_prefix = \"t\"\n[resources.contacts]\ndescription = \"<script>alert(1)</script>\"\nactions = { read = \"Read <b>them</b>\" }\n",
+        )
+        .unwrap();
+        let html = render(&catalog);
+        assert!(!html.contains("<script>") && !html.contains("<b>"), "{html}");
+        assert!(html.contains("<table>"), "{html}");
+    }
+}

@@ -1,0 +1,235 @@
+//! What every page sends and checks (DESIGN.md section 6): security
+//! headers, the session cookies, the client's address (the peer, or the
+//! forwarded one only from a trusted proxy) and the sign-in throttle.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::config::PageSettings;
+use crate::http::AppState;
+
+/// Which of the two sessions a cookie holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieKind {
+    Operator,
+    Portal,
+    /// The sign-in form's token (before there is a session).
+    SignIn,
+}
+
+impl CookieKind {
+    /// `__Host-` under https: the browser then refuses it from a subdomain
+    /// or over http, and it always has `Path=/`.
+    pub fn name(self, settings: &PageSettings) -> &'static str {
+        match (self, settings.https()) {
+            (CookieKind::Operator, true) => "__Host-keyward_dashboard",
+            (CookieKind::Operator, false) => "keyward_dashboard",
+            (CookieKind::Portal, true) => "__Host-keyward_portal",
+            (CookieKind::Portal, false) => "keyward_portal",
+            (CookieKind::SignIn, true) => "__Host-keyward_sign_in",
+            (CookieKind::SignIn, false) => "keyward_sign_in",
+        }
+    }
+
+    fn same_site(self, settings: &PageSettings) -> &'static str {
+        match self {
+            CookieKind::Operator | CookieKind::SignIn => "SameSite=Strict",
+            // The customer arrives by a cross-site navigation from the host
+            // application; framed, the cookie is a third-party one.
+            CookieKind::Portal if !settings.frame_ancestors.is_empty() => "SameSite=None; Partitioned",
+            CookieKind::Portal => "SameSite=Lax",
+        }
+    }
+
+    /// A `Set-Cookie` value holding `value` (an empty one expires it).
+    pub fn set(self, settings: &PageSettings, value: &str) -> HeaderValue {
+        let secure = if settings.https() { "; Secure" } else { "" };
+        let expiry = if value.is_empty() { "; Max-Age=0" } else { "" };
+        let text = format!(
+            "{}={value}; Path=/; HttpOnly; {}{secure}{expiry}",
+            self.name(settings),
+            self.same_site(settings)
+        );
+        HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("keyward_invalid=; Max-Age=0"))
+    }
+}
+
+/// The value of cookie `name`, if the request has one.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
+/// Whether a form's `Origin` (if the browser sent one) is keyward's own.
+pub fn origin_allowed(headers: &HeaderMap, origin: &str) -> bool {
+    match headers.get(header::ORIGIN) {
+        None => true,
+        Some(value) => value.as_bytes() == origin.as_bytes(),
+    }
+}
+
+/// The client's address: the peer's, or, from a trusted proxy, the last
+/// `X-Forwarded-For` address that is not itself a trusted proxy.
+pub fn client_address(headers: &HeaderMap, peer: Option<SocketAddr>, settings: &PageSettings) -> IpAddr {
+    let peer = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.ip());
+    if !settings.trusts(peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|a| !settings.trusts(*a))
+        .unwrap_or(peer)
+}
+
+/// Sign-in attempts per client address: at most [`SIGN_IN_ATTEMPTS`] in a
+/// window that each attempt extends by [`SIGN_IN_WINDOW`].
+pub struct SignInThrottle {
+    attempts: moka::sync::Cache<IpAddr, u32>,
+}
+
+pub const SIGN_IN_ATTEMPTS: u32 = 10;
+pub const SIGN_IN_WINDOW: Duration = Duration::from_secs(60);
+
+impl SignInThrottle {
+    pub fn new() -> SignInThrottle {
+        SignInThrottle {
+            attempts: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(SIGN_IN_WINDOW)
+                .build(),
+        }
+    }
+
+    /// Counts an attempt from `client`; false when it is one too many.
+    pub fn allow(&self, client: IpAddr) -> bool {
+        let entry = self
+            .attempts
+            .entry(client)
+            .and_upsert_with(|previous| previous.map_or(1, |e| e.into_value().saturating_add(1)));
+        entry.into_value() <= SIGN_IN_ATTEMPTS
+    }
+}
+
+impl Default for SignInThrottle {
+    fn default() -> Self {
+        SignInThrottle::new()
+    }
+}
+
+/// The headers of every page: a CSP with no inline script or style,
+/// framing only by configured origins (portal pages) or by none, no
+/// caching, no referrer, no sniffing.
+pub async fn page_headers(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let portal = request.uri().path().starts_with("/portal");
+    let mut response = next.run(request).await;
+    let settings = &state.pages.settings;
+    let ancestors = if portal && !settings.frame_ancestors.is_empty() {
+        settings.frame_ancestors.join(" ")
+    } else {
+        "'none'".to_owned()
+    };
+    let csp = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
+         form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
+    );
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    if ancestors == "'none'" {
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    response
+}
+
+/// The peer address the connection layer attached, if any.
+pub fn peer(request_extensions: &axum::http::Extensions) -> Option<SocketAddr> {
+    request_extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| *addr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::pages::RawPageSettings;
+
+    fn settings(proxies: &[&str]) -> PageSettings {
+        PageSettings::parse(RawPageSettings {
+            trusted_proxies: Some(proxies.iter().map(|p| p.to_string()).collect()),
+            ..RawPageSettings::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_from_trusted_proxies() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 1.2.3.4, 10.0.0.2"),
+        );
+        let peer: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        assert_eq!(client_address(&headers, Some(peer), &settings(&[])), peer.ip());
+        assert_eq!(
+            client_address(&headers, Some(peer), &settings(&["10.0.0.0/8"])),
+            "1.2.3.4".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn the_throttle_refuses_the_eleventh_attempt() {
+        let throttle = SignInThrottle::new();
+        let client: IpAddr = "1.2.3.4".parse().unwrap();
+        for _ in 0..SIGN_IN_ATTEMPTS {
+            assert!(throttle.allow(client));
+        }
+        assert!(!throttle.allow(client));
+        assert!(throttle.allow("1.2.3.5".parse().unwrap()));
+    }
+
+    #[test]
+    fn cookies_follow_design_section_6() {
+        let plain = settings(&[]);
+        let text = CookieKind::Operator.set(&plain, "abc");
+        assert_eq!(text, "keyward_dashboard=abc; Path=/; HttpOnly; SameSite=Strict");
+        let https = PageSettings::parse(RawPageSettings {
+            public_url: Some("https://keys.example.com".into()),
+            frame_ancestors: Some(vec!["https://app.example.com".into()]),
+            ..RawPageSettings::default()
+        })
+        .unwrap();
+        assert_eq!(
+            CookieKind::Portal.set(&https, "abc"),
+            "__Host-keyward_portal=abc; Path=/; HttpOnly; SameSite=None; Partitioned; Secure"
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; keyward_portal=xyz; b=2"));
+        assert_eq!(cookie(&headers, "keyward_portal"), Some("xyz"));
+        assert_eq!(cookie(&headers, "keyward_dashboard"), None);
+    }
+}
