@@ -14,6 +14,7 @@ mod keys_commands;
 mod layering;
 mod lifecycle;
 mod nodes;
+mod pages;
 mod proxies;
 mod race;
 mod server;

@@ -128,7 +128,7 @@ fn expiry(text: &str) -> Result<Option<Millis>, String> {
 fn grants_of(form: &Form, state: &AppState) -> Result<Scopes, String> {
     let grants: Vec<String> = form.all("grant").into_iter().map(str::to_owned).collect();
     if grants.is_empty() {
-        return Err("Choose at least one permission.".to_owned());
+        return Err("You must grant at least one permission.".to_owned());
     }
     Scopes::parse(grants, state.keys.catalog()).map_err(|e| message(&e))
 }

@@ -1,0 +1,467 @@
+//! The pages' security rules (DESIGN.md sections 6 and 9), checked with a
+//! plain HTTP client against the real server: headers, cookies, CSRF and
+//! Origin, portal links, session ends, the sign-in throttle, and the JSON
+//! API refusing the pages' cookies.
+
+use reqwest::Method;
+use serde_json::json;
+
+use super::web::Web;
+use crate::server::{Options, Server};
+use crate::support::{Backend, TestStore};
+
+/// `keyward <args>` on the test's store.
+fn cli(t: &TestStore, args: &[&str]) -> std::process::Output {
+    let store = t.cli_args();
+    let all: Vec<&str> = args.iter().copied().chain(store.iter().map(String::as_str)).collect();
+    crate::keyward(&all)
+}
+
+async fn operator(server: &Server) -> Web {
+    let mut web = Web::new(&server.url);
+    let signed_in = web.sign_in(&server.management_key).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    web
+}
+
+/// A portal link for `account` (and the API's whole answer).
+async fn portal_link(server: &Server, account: &str, return_url: Option<&str>) -> (u16, serde_json::Value) {
+    let mut body = json!({ "account": account });
+    if let Some(url) = return_url {
+        body["return_url"] = json!(url);
+    }
+    server.manage(Method::POST, "/v1/portal/sessions", Some(body)).await
+}
+
+/// A customer's browser that opened a portal link for `account`.
+async fn customer(server: &Server, account: &str) -> Web {
+    let (status, link) = portal_link(server, account, Some("https://app.example.com/settings")).await;
+    assert_eq!(status, 201, "{link}");
+    let url = link["url"].as_str().unwrap();
+    let path = url.strip_prefix(&server.url).expect("the link is on the public URL");
+    let mut web = Web::new(&server.url);
+    let opened = web.get(path).await;
+    assert_eq!(opened.status, 303, "{}", opened.body);
+    assert_eq!(opened.location(), "/portal/keys");
+    web
+}
+
+#[tokio::test]
+async fn every_page_sends_the_security_headers_and_cookies_of_design_section_6() {
+    let t = TestStore::new(Backend::Sqlite).await;
+    let server = Server::start(&t, Options::default()).await;
+    server.create_key("acme", &["campaigns:read"]).await;
+    let mut web = Web::new(&server.url);
+    let sign_in = web.get("/dashboard").await;
+    let signed_in = web.sign_in(&server.management_key).await;
+    let cookie = signed_in.header("set-cookie");
+    assert!(
+        cookie.contains("keyward_dashboard=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let keys = web.get("/dashboard/accounts/acme/keys").await;
+    assert_eq!(keys.status, 200, "{}", keys.body);
+    let mut customer = customer(&server, "acme").await;
+    let portal = customer.get("/portal/keys").await;
+    assert_eq!(portal.status, 200, "{}", portal.body);
+    for page in [&sign_in, &keys, &portal] {
+        let csp = page.header("content-security-policy");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(page.header("cache-control"), "no-store");
+        assert_eq!(page.header("referrer-policy"), "no-referrer");
+        assert_eq!(page.header("x-content-type-options"), "nosniff");
+        assert!(page.header("content-type").starts_with("text/html"));
+        assert!(
+            !page.body.contains("<script>") && !page.body.contains(" style="),
+            "inline script or style"
+        );
+    }
+    let (_, link) = portal_link(&server, "acme", None).await;
+    let mut other = Web::new(&server.url);
+    let opened = other
+        .get(link["url"].as_str().unwrap().strip_prefix(&server.url).unwrap())
+        .await;
+    let portal_cookie = opened.header("set-cookie");
+    assert!(
+        portal_cookie.contains("keyward_portal=")
+            && portal_cookie.contains("SameSite=Lax")
+            && portal_cookie.contains("HttpOnly"),
+        "{portal_cookie}"
+    );
+    // Every asset is served by keyward itself.
+    for asset in ["/assets/keyward.css", "/assets/keyward.js", "/assets/theme.css"] {
+        assert_eq!(web.get(asset).await.status, 200, "{asset}");
+    }
+    assert!(
+        !keys.body.contains("http://") && !keys.body.contains("https://"),
+        "an external reference"
+    );
+}
+
+#[tokio::test]
+async fn a_form_without_its_csrf_token_or_from_another_origin_is_refused() {
+    let t = TestStore::new(Backend::Sqlite).await;
+    let server = Server::start(&t, Options::default()).await;
+    let mut web = operator(&server).await;
+    let form = web.get("/dashboard/accounts/acme/keys/new").await;
+    let csrf = form.csrf();
+    let fields = |token: &'static str| vec![("name", "forged"), ("grant", "campaigns:read"), ("csrf_token", token)];
+    let path = "/dashboard/accounts/acme/keys";
+    let missing = web.post(path, &fields("")[..2], None).await;
+    assert_eq!(missing.status, 403, "{}", missing.body);
+    let wrong = web.post(path, &fields("0123456789abcdefghijABCDEFGHIJxy"), None).await;
+    assert_eq!(wrong.status, 403);
+    assert!(
+        wrong.header("content-type").starts_with("text/html"),
+        "errors on pages are pages"
+    );
+    let mut with_token = fields("");
+    with_token[2].1 = &csrf;
+    let foreign = web.post(path, &with_token, Some("https://evil.example.com")).await;
+    assert_eq!(foreign.status, 403, "{}", foreign.body);
+    let (_, list) = server.manage(Method::GET, "/v1/keys?account=acme", None).await;
+    assert_eq!(list["items"], json!([]), "a refused form created a key");
+    // Without Origin, the token alone decides; with our own, too.
+    let own = web.post(path, &with_token, Some(&server.url.clone())).await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert!(own.body.contains("Copy this key now"));
+    // The sign-in form has its token too.
+    let mut stranger = Web::new(&server.url);
+    let forged = stranger
+        .post(
+            "/dashboard/sign-in",
+            &[("key", &server.management_key), ("csrf_token", "x")],
+            None,
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    assert!(!forged.header("set-cookie").contains("keyward_dashboard="));
+}
+
+#[tokio::test]
+async fn the_reveal_page_shows_the_key_once_and_never_in_a_url() {
+    let t = TestStore::new(Backend::Sqlite).await;
+    let server = Server::start(&t, Options::default()).await;
+    let mut web = operator(&server).await;
+    let csrf = web.get("/dashboard/accounts/acme/keys/new").await.csrf();
+    let created = web
+        .post(
+            "/dashboard/accounts/acme/keys",
+            &[
+                ("csrf_token", &csrf),
+                ("name", "Production Backend"),
+                ("grant", "campaigns:read"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(created.status, 200);
+    assert_eq!(created.header("cache-control"), "no-store");
+    assert!(created.header("location").is_empty());
+    let secret = super::web::between(&created.body, "id=\"secret\">", "<");
+    assert!(secret.starts_with("cs_live_"), "{secret}");
+    let (_, verified) = server.verify(json!({ "key": secret })).await;
+    assert_eq!(verified["code"], "VALID");
+    let id = verified["key_id"].as_str().unwrap();
+    for path in [
+        "/dashboard/accounts/acme/keys".to_owned(),
+        format!("/dashboard/accounts/acme/keys/{id}"),
+    ] {
+        let page = web.get(&path).await;
+        assert!(!page.body.contains(&secret), "{path} shows the key again");
+    }
+    assert!(!server.stderr().contains(&secret), "the key reached the log");
+}
+
+#[tokio::test]
+async fn a_portal_link_works_once_for_its_one_account_and_never_reaches_a_log() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let t = TestStore::new(backend).await;
+        let server = Server::start(&t, Options::default()).await;
+        let (_, other_key) = server.create_key("globex", &["campaigns:read"]).await;
+        let (status, link) = portal_link(&server, "acme", Some("https://app.example.com/settings")).await;
+        assert_eq!(status, 201, "{link}");
+        let url = link["url"].as_str().unwrap();
+        let token = url.rsplit('/').next().unwrap().to_owned();
+        assert!(url.starts_with(&format!("{}/portal/", server.url)), "{url}");
+        let expires = time::OffsetDateTime::parse(
+            link["expires_at"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        let left = expires - time::OffsetDateTime::now_utc();
+        assert!(
+            left <= time::Duration::minutes(5) && left > time::Duration::minutes(4),
+            "{left}"
+        );
+        let mut web = Web::new(&server.url);
+        assert_eq!(web.get(&format!("/portal/{token}")).await.status, 303);
+        let again = Web::new(&server.url).get(&format!("/portal/{token}")).await;
+        assert_eq!(again.status, 404, "a link worked twice");
+        assert!(again.body.contains("expired"), "{}", again.body);
+        let keys = web.get("/portal/keys").await;
+        assert_eq!(keys.status, 200);
+        assert!(keys.body.contains("Back to") && keys.body.contains("https://app.example.com/settings"));
+        assert!(
+            !keys.body.contains("/dashboard"),
+            "a portal page links to operator pages"
+        );
+        // Another account's key, by id, under any address: not found.
+        let (globex_id, _) = server.create_key("globex", &["campaigns:read"]).await;
+        for path in [
+            format!("/portal/keys/{globex_id}"),
+            format!("/portal/keys/{globex_id}/revoke"),
+            "/dashboard/accounts/globex/keys".to_owned(),
+            "/dashboard".to_owned(),
+        ] {
+            let page = web.get(&path).await;
+            let to_sign_in = (page.status == 303 && page.location() == "/dashboard")
+                || (page.status == 200 && page.body.contains("Sign in to the dashboard"));
+            assert!(
+                page.status == 404 || to_sign_in,
+                "{path}: {} {}",
+                page.status,
+                page.body
+            );
+            assert!(
+                !page.body.contains(&globex_id) || page.body.contains("Sign in"),
+                "{path}"
+            );
+        }
+        let csrf = keys.csrf();
+        let revoke = web
+            .post(
+                &format!("/portal/keys/{globex_id}/revoke"),
+                &[("csrf_token", &csrf)],
+                None,
+            )
+            .await;
+        assert_eq!(revoke.status, 404);
+        assert_eq!(
+            server.code_of(&other_key).await,
+            "VALID",
+            "the portal touched another account"
+        );
+        // The pages' cookies open nothing in the JSON API.
+        let cookie = web
+            .cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let api = server
+            .client
+            .get(format!("{}/v1/keys?account=acme", server.url))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(api.status(), 401);
+        assert!(!server.stderr().contains(&token), "the portal token reached the log");
+        t.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn portal_links_are_refused_out_of_reach_and_to_unsafe_return_urls() {
+    let t = TestStore::new(Backend::Sqlite).await;
+    let server = Server::start(&t, Options::default()).await;
+    for bad in [
+        "javascript:alert(1)",
+        "http://app.example.com/",
+        "/settings",
+        "https://user:pw@app.example.com/",
+    ] {
+        let (status, body) = portal_link(&server, "acme", Some(bad)).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body["detail"].as_str().unwrap().contains("return_url"), "{body}");
+    }
+    let (status, _) = portal_link(&server, "acme", Some("http://localhost:3000/back")).await;
+    assert_eq!(status, 201);
+    let (status, body) = portal_link(&server, "../x", None).await;
+    assert_eq!(status, 400, "{body}");
+    let out = cli(&t, &["admin", "create-key", "--name", "acme only", "--account", "acme"]);
+    let limited = crate::stdout(&out).trim().to_owned();
+    let body = json!({ "account": "globex" });
+    let (status, answer) = server
+        .manage_as(&limited, Method::POST, "/v1/portal/sessions", Some(body))
+        .await;
+    assert_eq!(status, 403, "{answer}");
+    let (status, _) = server
+        .manage_as(
+            &limited,
+            Method::POST,
+            "/v1/portal/sessions",
+            Some(json!({ "account": "acme" })),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let unauthenticated = server
+        .client
+        .post(format!("{}/v1/portal/sessions", server.url))
+        .json(&json!({ "account": "acme" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+}
+
+#[tokio::test]
+async fn sessions_end_when_idle_at_sign_out_and_with_their_management_key() {
+    let t = TestStore::new(Backend::Sqlite).await;
+    let server = Server::start(
+        &t,
+        Options {
+            extra_args: vec!["--session-idle-timeout-seconds".into(), "2".into()],
+            ..Options::default()
+        },
+    )
+    .await;
+    server.create_key("acme", &["campaigns:read"]).await;
+    // Idle: a customer is signed out after the timeout.
+    let mut customer = customer(&server, "acme").await;
+    assert_eq!(customer.get("/portal/keys").await.status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let ended = customer.get("/portal/keys").await;
+    assert_eq!(ended.status, 401, "{}", ended.body);
+    assert!(ended.body.contains("session has ended"));
+    // Sign-out.
+    let mut web = operator(&server).await;
+    let keys = web.get("/dashboard/accounts/acme/keys").await;
+    assert_eq!(keys.status, 200);
+    let out = web
+        .post("/dashboard/sign-out", &[("csrf_token", &keys.csrf())], None)
+        .await;
+    assert_eq!(out.status, 303);
+    let after = web.get("/dashboard/accounts/acme/keys").await;
+    assert_eq!((after.status, after.location().as_str()), (303, "/dashboard"));
+    // A revoked management key's sessions end with it.
+    let created = cli(&t, &["admin", "create-key", "--name", "temp"]);
+    let temp = crate::stdout(&created).trim().to_owned();
+    let mut web = Web::new(&server.url);
+    assert_eq!(web.sign_in(&temp).await.status, 303);
+    assert_eq!(web.get("/dashboard/accounts/acme/keys").await.status, 200);
+    let (_, list) = server.manage(Method::GET, "/v1/keys?account=acme", None).await;
+    assert!(list["items"].is_array());
+    let listed = cli(&t, &["admin", "list-keys", "--json"]);
+    let keys: serde_json::Value = serde_json::from_str(&crate::stdout(&listed)).unwrap();
+    let temp_id = keys.as_array().unwrap().iter().find(|k| k["name"] == "temp").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoked = cli(&t, &["admin", "revoke-key", &temp_id]);
+    assert!(revoked.status.success(), "{}", crate::stderr(&revoked));
+    let after = web.get("/dashboard/accounts/acme/keys").await;
+    assert_eq!(after.status, 303, "a revoked key's session lived on");
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_throttled_per_client_address() {
+    let t = TestStore::new(Backend::Sqlite).await;
+    let server = Server::start(&t, Options::default()).await;
+    let mut web = Web::new(&server.url);
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        let form = web.get("/dashboard").await;
+        let page = web
+            .post(
+                "/dashboard/sign-in",
+                &[("csrf_token", &form.csrf()), ("key", "kwm_wrong")],
+                None,
+            )
+            .await;
+        statuses.push(page.status);
+    }
+    assert_eq!(statuses[..10], [401; 10]);
+    assert_eq!(statuses[10], 429);
+    // The right key is throttled too, from that address.
+    let form = web.get("/dashboard").await;
+    let page = web
+        .post(
+            "/dashboard/sign-in",
+            &[("csrf_token", &form.csrf()), ("key", &server.management_key)],
+            None,
+        )
+        .await;
+    assert_eq!(page.status, 429);
+}
+
+#[tokio::test]
+async fn a_limited_operator_sees_its_account_only() {
+    let t = TestStore::new(Backend::Sqlite).await;
+    let server = Server::start(&t, Options::default()).await;
+    let (globex_id, _) = server.create_key("globex", &["campaigns:read"]).await;
+    let out = cli(&t, &["admin", "create-key", "--name", "acme ops", "--account", "acme"]);
+    let limited = crate::stdout(&out).trim().to_owned();
+    let mut web = Web::new(&server.url);
+    assert_eq!(web.sign_in(&limited).await.status, 303);
+    let home = web.get("/dashboard").await;
+    assert_eq!(
+        (home.status, home.location().as_str()),
+        (303, "/dashboard/accounts/acme/keys")
+    );
+    for path in [
+        "/dashboard/accounts/globex/keys".to_owned(),
+        format!("/dashboard/accounts/globex/keys/{globex_id}"),
+        format!("/dashboard/accounts/acme/keys/{globex_id}"),
+        "/dashboard/open?account=globex".to_owned(),
+    ] {
+        assert_eq!(web.get(&path).await.status, 404, "{path}");
+    }
+    let keys = web.get("/dashboard/accounts/acme/keys").await;
+    assert!(
+        !keys.body.contains("Accounts</a>"),
+        "a limited key is offered the picker"
+    );
+    // An unrestricted operator picks among accounts that have keys.
+    let mut web = operator(&server).await;
+    server.create_key("acme", &["campaigns:read"]).await;
+    let picker = web.get("/dashboard?q=GLO").await;
+    assert!(
+        picker.body.contains("/dashboard/accounts/globex/keys")
+            && !picker.body.contains("/dashboard/accounts/acme/keys")
+    );
+}
+
+#[tokio::test]
+async fn changes_made_on_the_pages_are_audited_with_who_made_them() {
+    let t = TestStore::new(Backend::Sqlite).await;
+    let server = Server::start(&t, Options::default()).await;
+    let mut web = operator(&server).await;
+    let csrf = web.get("/dashboard/accounts/acme/keys/new").await.csrf();
+    let created = web
+        .post(
+            "/dashboard/accounts/acme/keys",
+            &[
+                ("csrf_token", &csrf),
+                ("name", "by operator"),
+                ("grant", "campaigns:read"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(created.status, 200);
+    let mut customer = customer(&server, "acme").await;
+    let csrf = customer.get("/portal/keys/new").await.csrf();
+    let created = customer
+        .post(
+            "/portal/keys",
+            &[("csrf_token", &csrf), ("name", "by customer"), ("grant", "leads:read")],
+            None,
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let (_, audit) = server.manage(Method::GET, "/v1/audit?account=acme", None).await;
+    let actors: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
+    assert!(actors.contains(&"portal:acme"), "{actors:?}");
+    assert!(actors.iter().any(|a| a.starts_with("management_key:")), "{actors:?}");
+}
