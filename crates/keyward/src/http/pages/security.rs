@@ -72,11 +72,22 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .map(|(_, v)| v)
 }
 
-/// Whether a form's `Origin` (if the browser sent one) is keyward's own.
+/// Whether a form comes from keyward's own pages, as far as the browser
+/// says: a present `Origin` must be keyward's own. One exception: under
+/// `Referrer-Policy: no-referrer` (which the pages send) browsers send
+/// `Origin: null` even for a same-origin form, so `null` is taken when
+/// `Sec-Fetch-Site` (which no page can set) says `same-origin`. A
+/// `Sec-Fetch-Site` naming another site is refused whatever `Origin`
+/// says. Without either header, the form's token alone decides.
 pub fn origin_allowed(headers: &HeaderMap, origin: &str) -> bool {
-    match headers.get(header::ORIGIN) {
+    let fetch_site = headers.get("sec-fetch-site").map(HeaderValue::as_bytes);
+    if matches!(fetch_site, Some(b"cross-site" | b"same-site")) {
+        return false;
+    }
+    match headers.get(header::ORIGIN).map(HeaderValue::as_bytes) {
         None => true,
-        Some(value) => value.as_bytes() == origin.as_bytes(),
+        Some(b"null") => fetch_site == Some(b"same-origin"),
+        Some(value) => value == origin.as_bytes(),
     }
 }
 
@@ -199,6 +210,25 @@ mod tests {
             client_address(&headers, Some(peer), &settings(&["10.0.0.0/8"])),
             "1.2.3.4".parse::<IpAddr>().unwrap()
         );
+    }
+
+    #[test]
+    fn only_our_origin_or_a_same_origin_null_passes() {
+        let ours = "http://127.0.0.1:8080";
+        let check = |pairs: &[(&'static str, &'static str)]| {
+            let mut headers = HeaderMap::new();
+            for (name, value) in pairs {
+                headers.insert(*name, HeaderValue::from_static(value));
+            }
+            origin_allowed(&headers, ours)
+        };
+        assert!(check(&[]));
+        assert!(check(&[("origin", "http://127.0.0.1:8080")]));
+        assert!(check(&[("origin", "null"), ("sec-fetch-site", "same-origin")]));
+        assert!(!check(&[("origin", "null")]));
+        assert!(!check(&[("origin", "https://evil.example.com")]));
+        assert!(!check(&[("origin", "http://127.0.0.1:8080"), ("sec-fetch-site", "cross-site")]));
+        assert!(!check(&[("sec-fetch-site", "same-site")]));
     }
 
     #[test]

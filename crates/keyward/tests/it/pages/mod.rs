@@ -3,5 +3,7 @@
 //! hides (`security.rs`), headless Chromium for the flows people follow
 //! (`flows.rs`).
 
+mod browser;
+mod flows;
 mod security;
 mod web;
