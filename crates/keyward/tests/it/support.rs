@@ -111,7 +111,13 @@ impl TestStore {
             (_, Some((admin, name))) => {
                 let pool = sqlx::PgPool::connect(&database_url(admin, name)).await.unwrap();
                 let mut all = String::new();
-                for table in ["keys", "management_keys", "audit_events"] {
+                for table in [
+                    "keys",
+                    "management_keys",
+                    "audit_events",
+                    "web_sessions",
+                    "portal_tokens",
+                ] {
                     let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM {table} t"))
                         .fetch_all(&pool)
                         .await

@@ -155,7 +155,7 @@ actions = { read = "Read contacts", write = "Change contacts" }
 actions = { read = "Read analytics", write = { description = "Rare", grantable = false } }
 [bundles.read_all]
 description = "Read everything"
-members = ["*:read"]
+scopes = ["*:read"]
 "#,
         )
         .unwrap()

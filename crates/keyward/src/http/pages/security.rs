@@ -227,7 +227,10 @@ mod tests {
         assert!(check(&[("origin", "null"), ("sec-fetch-site", "same-origin")]));
         assert!(!check(&[("origin", "null")]));
         assert!(!check(&[("origin", "https://evil.example.com")]));
-        assert!(!check(&[("origin", "http://127.0.0.1:8080"), ("sec-fetch-site", "cross-site")]));
+        assert!(!check(&[
+            ("origin", "http://127.0.0.1:8080"),
+            ("sec-fetch-site", "cross-site")
+        ]));
         assert!(!check(&[("sec-fetch-site", "same-site")]));
     }
 

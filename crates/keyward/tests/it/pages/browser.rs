@@ -65,7 +65,9 @@ impl Browser {
                 "prefs": prefs,
             }
         });
-        let Value::Object(capabilities) = capabilities else { unreachable!() };
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let mut last = None;
         for _ in 0..100 {
@@ -147,7 +149,11 @@ impl Browser {
     }
 
     pub async fn url(&self) -> String {
-        self.client.current_url().await.map(|u| u.to_string()).unwrap_or_default()
+        self.client
+            .current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default()
     }
 
     /// Saves the page as `target/screenshots/<name>.png`.
@@ -198,7 +204,13 @@ impl Browser {
 
     /// Sends keys to the focused element.
     pub async fn press(&self, keys: &str) {
-        self.client.active_element().await.unwrap().send_keys(keys).await.unwrap();
+        self.client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(keys)
+            .await
+            .unwrap();
     }
 
     pub async fn close(mut self) {

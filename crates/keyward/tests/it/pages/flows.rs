@@ -46,7 +46,10 @@ async fn an_operator_creates_uses_reduces_rotates_and_revokes_a_key_in_a_browser
     // Create through the matrix.
     b.click_text("Create a key").await;
     b.find("table.matrix").await;
-    assert!(!b.has("input[value='sender_accounts:update']").await, "a box for an action the resource lacks");
+    assert!(
+        !b.has("input[value='sender_accounts:update']").await,
+        "a box for an action the resource lacks"
+    );
     b.screenshot(&shot("create")).await;
     b.assert_accessible("create").await;
     b.fill("#name", "CRM Integration").await;
@@ -68,7 +71,10 @@ async fn an_operator_creates_uses_reduces_rotates_and_revokes_a_key_in_a_browser
 
     // Use it: one allowed, one denied; the key page's counts move.
     assert_eq!(verify(&server, &secret, &["campaigns:read"]).await, "VALID");
-    assert_eq!(verify(&server, &secret, &["campaigns:create"]).await, "INSUFFICIENT_SCOPE");
+    assert_eq!(
+        verify(&server, &secret, &["campaigns:create"]).await,
+        "INSUFFICIENT_SCOPE"
+    );
     b.click_text("I have copied it: go to the key").await;
     let day = last_day(&b).await;
     assert!(day.contains("1\nallowed") || day.contains("1 allowed"), "{day}");
@@ -80,7 +86,9 @@ async fn an_operator_creates_uses_reduces_rotates_and_revokes_a_key_in_a_browser
     // Least privilege in one step.
     b.click_text("Reduce to these").await;
     b.find("h1").await;
-    let (_, listed) = server.manage(Method::GET, "/v1/keys?account=acme&status=active", None).await;
+    let (_, listed) = server
+        .manage(Method::GET, "/v1/keys?account=acme&status=active", None)
+        .await;
     let reduced = listed["items"]
         .as_array()
         .unwrap()
@@ -112,7 +120,10 @@ async fn an_operator_creates_uses_reduces_rotates_and_revokes_a_key_in_a_browser
     assert_eq!(verify(&server, &rotated, &["campaigns:read"]).await, "REVOKED");
     b.click_text("← All keys").await;
     let inactive = b.text("h2#inactive + table").await;
-    assert!(inactive.contains("CRM Integration") && inactive.contains("revoked"), "{inactive}");
+    assert!(
+        inactive.contains("CRM Integration") && inactive.contains("revoked"),
+        "{inactive}"
+    );
 
     b.click_text("Catalog").await;
     b.find(".docs table").await;
@@ -148,15 +159,24 @@ async fn a_customer_manages_keys_through_a_portal_link_in_a_browser() {
     b.find(".empty").await;
     assert!(b.url().await.ends_with("/portal/keys"));
     let back = b.find("a[rel=noreferrer]").await;
-    assert_eq!(back.attr("href").await.unwrap().as_deref(), Some("https://app.example.com/settings"));
-    assert!(!b.has("a[href='/dashboard/catalog']").await, "a customer sees operator links");
+    assert_eq!(
+        back.attr("href").await.unwrap().as_deref(),
+        Some("https://app.example.com/settings")
+    );
+    assert!(
+        !b.has("a[href='/dashboard/catalog']").await,
+        "a customer sees operator links"
+    );
     b.screenshot(&shot("empty")).await;
     b.assert_accessible("empty keys page").await;
 
     // The matrix follows the catalog: analytics is read-only.
     b.click_text("Create your first key").await;
     assert!(b.has("input[value='analytics:read']").await);
-    assert!(!b.has("input[value='analytics:write']").await, "a write box for read-only analytics");
+    assert!(
+        !b.has("input[value='analytics:write']").await,
+        "a write box for read-only analytics"
+    );
     // No permission and no name: errors next to the fields.
     b.click_text("Create key").await;
     b.find("#grants-error").await;
@@ -196,7 +216,12 @@ async fn a_customer_manages_keys_through_a_portal_link_in_a_browser() {
     b.find(".badge.revoked").await;
     assert_eq!(verify(&server, &secret, &["calls:read"]).await, "REVOKED");
     let (_, audit) = server.manage(Method::GET, "/v1/audit?account=cust_42", None).await;
-    let actors: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|e| e["actor"].as_str().unwrap()).collect();
+    let actors: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
     assert_eq!(actors, ["portal:cust_42", "portal:cust_42"]);
     b.close().await;
     t.finish().await;
@@ -223,7 +248,10 @@ async fn create_and_revoke_work_with_javascript_off_and_by_keyboard_alone() {
     b.tab_to("button[type=submit]:not(.secondary)").await;
     b.press("\u{e007}").await;
     let secret = b.text("#secret").await;
-    assert!(!b.find("button[data-copy]").await.is_displayed().await.unwrap(), "the copy button needs JavaScript");
+    assert!(
+        !b.find("button[data-copy]").await.is_displayed().await.unwrap(),
+        "the copy button needs JavaScript"
+    );
     assert_eq!(verify(&server, &secret, &["campaigns:read"]).await, "VALID");
     b.screenshot("coldsend-reveal-no-javascript").await;
     b.tab_to("a[href$='keys/' i], a.button").await;

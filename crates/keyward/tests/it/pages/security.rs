@@ -465,3 +465,226 @@ async fn changes_made_on_the_pages_are_audited_with_who_made_them() {
     assert!(actors.contains(&"portal:acme"), "{actors:?}");
     assert!(actors.iter().any(|a| a.starts_with("management_key:")), "{actors:?}");
 }
+
+#[tokio::test]
+async fn under_https_cookies_are_host_prefixed_and_only_listed_origins_may_frame_the_portal() {
+    let t = TestStore::new(Backend::Sqlite).await;
+    let server = Server::start(
+        &t,
+        Options {
+            extra_args: [
+                "--public-url",
+                "https://keys.example.com",
+                "--portal-frame-ancestors",
+                "https://app.example.com",
+                "--portal-product-name",
+                "Acme Mail",
+                "--portal-accent-color",
+                "#0f766e",
+            ]
+            .map(String::from)
+            .to_vec(),
+            ..Options::default()
+        },
+    )
+    .await;
+    let (_, link) = portal_link(&server, "acme", None).await;
+    let url = link["url"].as_str().unwrap();
+    let path = url
+        .strip_prefix("https://keys.example.com")
+        .expect("the link is on public_url");
+    let mut customer = Web::new(&server.url);
+    let opened = customer.get(path).await;
+    assert_eq!(
+        opened.header("set-cookie").split('=').next(),
+        Some("__Host-keyward_portal")
+    );
+    assert!(opened
+        .header("set-cookie")
+        .ends_with("; Path=/; HttpOnly; SameSite=None; Partitioned; Secure"));
+    let page = customer.get("/portal/keys").await;
+    assert_eq!(page.status, 200);
+    assert!(page
+        .header("content-security-policy")
+        .ends_with("frame-ancestors https://app.example.com"));
+    assert!(page.header("x-frame-options").is_empty());
+    assert!(page.body.contains("Acme Mail"));
+    assert_eq!(
+        customer.get("/assets/theme.css").await.body,
+        ":root { --accent: #0f766e; }\n"
+    );
+    let mut web = Web::new(&server.url);
+    let form = web.get("/dashboard").await;
+    assert!(form.header("set-cookie").starts_with("__Host-keyward_sign_in="));
+    assert!(form
+        .header("content-security-policy")
+        .ends_with("frame-ancestors 'none'"));
+    assert_eq!(form.header("x-frame-options"), "DENY");
+    let csrf = form.csrf();
+    let foreign = web
+        .post(
+            "/dashboard/sign-in",
+            &[("csrf_token", &csrf), ("key", &server.management_key)],
+            Some(&server.url.clone()),
+        )
+        .await;
+    assert_eq!(foreign.status, 403, "an origin other than public_url was taken");
+    let own = web
+        .post(
+            "/dashboard/sign-in",
+            &[("csrf_token", &csrf), ("key", &server.management_key)],
+            Some("https://keys.example.com"),
+        )
+        .await;
+    assert_eq!(own.status, 303);
+    assert!(own.header("set-cookie").contains("__Host-keyward_dashboard="));
+    assert!(own.header("set-cookie").contains("SameSite=Strict; Secure"));
+}
+
+#[tokio::test]
+async fn sessions_end_at_their_lifetime_however_busy() {
+    let t = TestStore::new(Backend::Sqlite).await;
+    let server = Server::start(
+        &t,
+        Options {
+            extra_args: ["--session-lifetime-seconds", "3"].map(String::from).to_vec(),
+            ..Options::default()
+        },
+    )
+    .await;
+    let mut web = operator(&server).await;
+    for _ in 0..5 {
+        assert_eq!(web.get("/dashboard").await.status, 200);
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let ended = web.get("/dashboard").await;
+    assert!(
+        ended.body.contains("Sign in to the dashboard"),
+        "a session outlived its lifetime"
+    );
+}
+
+#[tokio::test]
+async fn the_store_holds_no_session_id_portal_token_or_key() {
+    let t = TestStore::new(Backend::Sqlite).await;
+    let server = Server::start(&t, Options::default()).await;
+    let mut web = operator(&server).await;
+    let (_, link) = portal_link(&server, "acme", None).await;
+    let url = link["url"].as_str().unwrap().to_owned();
+    let unused = url.rsplit('/').next().unwrap().to_owned();
+    let (_, opened) = portal_link(&server, "acme", None).await;
+    let mut customer = Web::new(&server.url);
+    let path = opened["url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix(&server.url)
+        .unwrap()
+        .to_owned();
+    customer.get(&path).await;
+    let csrf = web.get("/dashboard/accounts/acme/keys/new").await.csrf();
+    let created = web
+        .post(
+            "/dashboard/accounts/acme/keys",
+            &[("csrf_token", &csrf), ("name", "k"), ("grant", "campaigns:read")],
+            None,
+        )
+        .await;
+    let secret = super::web::between(&created.body, "id=\"secret\">", "<");
+    let stored = t.everything_stored().await;
+    let mut secrets: Vec<String> = web
+        .cookies
+        .iter()
+        .chain(&customer.cookies)
+        .map(|(_, v)| v.clone())
+        .collect();
+    secrets.push(unused);
+    secrets.push(path.rsplit('/').next().unwrap().to_owned());
+    secrets.push(secret);
+    for secret in secrets {
+        assert!(!stored.contains(&secret), "the store holds {secret}");
+    }
+    // The operator's cookie opens nothing in the JSON API either.
+    let cookie = web
+        .cookies
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let api = server
+        .client
+        .get(format!("{}/v1/audit", server.url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 401);
+}
+
+#[tokio::test]
+async fn the_keys_page_is_paginated_and_a_key_is_edited_with_errors_next_to_fields() {
+    let t = TestStore::new(Backend::Sqlite).await;
+    let server = Server::start(&t, Options::default()).await;
+    for _ in 0..25 {
+        server.create_key("acme", &["campaigns:read"]).await;
+    }
+    let (revoked, _) = server.create_key("acme", &["leads:read"]).await;
+    server
+        .manage(Method::POST, &format!("/v1/keys/{revoked}/revoke"), None)
+        .await;
+    let mut web = operator(&server).await;
+    let first = web.get("/dashboard/accounts/acme/keys").await;
+    assert_eq!(first.body.matches("/dashboard/accounts/acme/keys/key_").count(), 21);
+    let next = super::web::between(&first.body, "class=\"pager\"><a href=\"", "\"").replace("&amp;", "&");
+    let second = web.get(&next).await;
+    assert_eq!(second.status, 200, "{next}");
+    assert_eq!(second.body.matches("badge active").count(), 5, "{next}");
+    assert!(second.body.contains(&revoked), "the other section kept its place");
+    // Edit: a refused change shows its error next to the field, and changes nothing.
+    let (id, key) = server.create_key("acme", &["campaigns:read"]).await;
+    let page = web.get(&format!("/dashboard/accounts/acme/keys/{id}")).await;
+    let csrf = page.csrf();
+    let path = format!("/dashboard/accounts/acme/keys/{id}");
+    let refused = web
+        .post(
+            &path,
+            &[
+                ("csrf_token", &csrf),
+                ("name", "renamed"),
+                ("expires", "2001-01-01"),
+                ("grant", "campaigns:read"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("id=\"expires-error\""), "{}", refused.body);
+    let (_, record) = server.manage(Method::GET, &format!("/v1/keys/{id}"), None).await;
+    assert_eq!(record["name"], "test key");
+    let none = web
+        .post(&path, &[("csrf_token", &csrf), ("name", "renamed")], None)
+        .await;
+    assert_eq!(none.status, 400);
+    assert!(none.body.contains("You must grant at least one permission"));
+    let saved = web
+        .post(
+            &path,
+            &[
+                ("csrf_token", &csrf),
+                ("name", "renamed"),
+                ("expires", "2099-01-31"),
+                ("grant", "campaigns:read"),
+                ("grant", "leads:read"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let (_, record) = server.manage(Method::GET, &format!("/v1/keys/{id}"), None).await;
+    assert_eq!(record["name"], "renamed");
+    assert_eq!(record["expires_at"], "2099-01-31T00:00:00Z");
+    assert_eq!(record["scopes"], json!(["campaigns:read", "leads:read"]));
+    assert_eq!(server.code_of(&key).await, "VALID");
+    let history = web.get(&path).await;
+    assert!(history.body.contains("key.updated") && history.body.contains("key.created"));
+}
