@@ -48,6 +48,41 @@ impl Store {
         Ok(())
     }
 
+    /// Stored hourly counts of several keys since `since` (ms), by key id.
+    pub async fn hourly_usage_of(
+        &self,
+        key_ids: &[&str],
+        since: i64,
+    ) -> Result<HashMap<String, BTreeMap<i64, Window>>, StoreError> {
+        let mut out: HashMap<String, BTreeMap<i64, Window>> = HashMap::new();
+        if key_ids.is_empty() {
+            return Ok(out);
+        }
+        let placeholders: Vec<String> = (0..key_ids.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT key_id, hour, allowed, denied FROM usage_hourly WHERE hour >= $1 AND key_id IN ({})",
+            placeholders.join(", ")
+        );
+        let rows: Vec<(String, i64, i64, i64)> = on_backend!(self, pool => {
+            let mut query = sqlx::query_as(&sql).bind(since);
+            for id in key_ids {
+                query = query.bind(*id);
+            }
+            query.fetch_all(pool).await?
+        });
+        let to_u64 = |n: i64| u64::try_from(n).unwrap_or(0);
+        for (id, hour, allowed, denied) in rows {
+            out.entry(id).or_default().insert(
+                hour,
+                Window {
+                    allowed: to_u64(allowed),
+                    denied: to_u64(denied),
+                },
+            );
+        }
+        Ok(out)
+    }
+
     /// Stored counts of a key since `since` (ms): by hour, and by scope.
     pub async fn usage_rows(
         &self,

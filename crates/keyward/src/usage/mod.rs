@@ -112,19 +112,25 @@ impl Recorder {
 
     /// This node's unflushed counts for one key, by hour.
     async fn unflushed(&self, key_id: &str) -> (tokio::sync::RwLockReadGuard<'_, Counts>, Vec<(i64, Bucket)>) {
+        let (guard, found) = self.unflushed_of(|id| id == key_id).await;
+        (
+            guard,
+            found.into_iter().map(|(_, hour, bucket)| (hour, bucket)).collect(),
+        )
+    }
+
+    /// This node's unflushed counts of the keys `wanted` picks: (key id,
+    /// hour, counts). The guard holds the in-flight batch: while it lives,
+    /// a batch is either stored or in this answer, never both.
+    async fn unflushed_of(
+        &self,
+        wanted: impl Fn(&str) -> bool,
+    ) -> (tokio::sync::RwLockReadGuard<'_, Counts>, Vec<(Arc<str>, i64, Bucket)>) {
         let in_flight = self.in_flight.read().await;
-        let mut out: Vec<(i64, Bucket)> = in_flight
-            .iter()
-            .filter(|((id, _), _)| &**id == key_id)
-            .map(|((_, h), b)| (*h, b.clone()))
-            .collect();
+        let pick = |((id, h), b): (&(Arc<str>, i64), &Bucket)| wanted(id).then(|| (id.clone(), *h, b.clone()));
+        let mut out: Vec<_> = in_flight.iter().filter_map(pick).collect();
         if let Ok(current) = self.current.lock() {
-            out.extend(
-                current
-                    .iter()
-                    .filter(|((id, _), _)| &**id == key_id)
-                    .map(|((_, h), b)| (*h, b.clone())),
-            );
+            out.extend(current.iter().filter_map(pick));
         }
         (in_flight, out)
     }

@@ -81,10 +81,61 @@ impl UsageService {
         &self.recorder
     }
 
+    /// The windows and last use of each of `keys` (records the caller was
+    /// allowed to read) at `now`, in their order: one storage read for all
+    /// of them (a page of keys).
+    pub async fn totals_of(&self, keys: &[KeyRecord], now: Millis) -> Result<Vec<(Windows, Option<Millis>)>, KeyError> {
+        let since = now.0 - 30 * DAY_MS;
+        let ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
+        let (guard, unflushed) = self.recorder.unflushed_of(|id| ids.contains(&id)).await;
+        let mut stored = self.store.hourly_usage_of(&ids, since).await?;
+        drop(guard);
+        let mut last_used: Vec<Option<Millis>> = keys.iter().map(|k| k.last_used_at).collect();
+        for (id, hour, bucket) in unflushed {
+            let Some(at) = ids.iter().position(|k| *k == &*id) else {
+                continue;
+            };
+            if hour < since {
+                continue;
+            }
+            let entry = stored.entry(id.to_string()).or_default().entry(hour).or_default();
+            entry.allowed += bucket.allowed;
+            entry.denied += bucket.denied;
+            last_used[at] = last_used[at].max(bucket.last_allowed);
+        }
+        Ok(keys
+            .iter()
+            .zip(last_used)
+            .map(|(key, last)| {
+                let hours = stored.remove(&key.id).unwrap_or_default();
+                (windows(&hours, now), last)
+            })
+            .collect())
+    }
+
     /// The usage of `key` (a record the caller was allowed to read) at
     /// `now`.
     pub async fn of(&self, key: &KeyRecord, now: Millis) -> Result<Usage, KeyError> {
         Ok(usage(&self.recorder, &self.store, &self.catalog, key, now).await?)
+    }
+}
+
+/// The 24 h, 7 d and 30 d windows of hourly counts at `now`.
+fn windows(hours: &std::collections::BTreeMap<i64, Window>, now: Millis) -> Windows {
+    let window = |span: i64| {
+        let mut w = Window::default();
+        for (hour, counts) in hours {
+            if *hour + HOUR_MS > now.0 - span {
+                w.allowed += counts.allowed;
+                w.denied += counts.denied;
+            }
+        }
+        w
+    };
+    Windows {
+        last_day: window(DAY_MS),
+        last_week: window(7 * DAY_MS),
+        last_month: window(30 * DAY_MS),
     }
 }
 
@@ -119,21 +170,7 @@ async fn usage(
             (a, b) => a.or(b),
         };
     }
-    let window = |span: i64| {
-        let mut w = Window::default();
-        for (hour, counts) in &hours {
-            if *hour + HOUR_MS > now.0 - span {
-                w.allowed += counts.allowed;
-                w.denied += counts.denied;
-            }
-        }
-        w
-    };
-    let windows = Windows {
-        last_day: window(DAY_MS),
-        last_week: window(7 * DAY_MS),
-        last_month: window(30 * DAY_MS),
-    };
+    let windows = windows(&hours, now);
     let mut daily = Vec::new();
     let today = now.0 - now.0.rem_euclid(DAY_MS);
     for d in (0..30).rev() {

@@ -77,6 +77,15 @@ impl PageError {
     }
 }
 
+/// A query string the page cannot read.
+pub fn bad_query(e: axum::extract::rejection::QueryRejection) -> PageError {
+    PageError::new(
+        StatusCode::BAD_REQUEST,
+        "Not accepted",
+        format!("This address's query is not valid: {e}"),
+    )
+}
+
 impl From<KeyError> for PageError {
     fn from(e: KeyError) -> PageError {
         match e {

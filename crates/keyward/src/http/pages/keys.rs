@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use askama::Template;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::Html;
 use serde::Deserialize;
@@ -63,11 +64,13 @@ async fn section(
     let now = Millis::now();
     let limit = Limit::new(PAGE_SIZE)?;
     let page = state.keys.list(&visitor.scope, None, status, limit, at).await?;
-    let mut rows = Vec::with_capacity(page.items.len());
-    for key in &page.items {
-        let usage = state.usage.of(key, now).await?;
-        rows.push(KeyRow::new(key, &usage.windows, usage.last_used_at, now));
-    }
+    let totals = state.usage.totals_of(&page.items, now).await?;
+    let rows = page
+        .items
+        .iter()
+        .zip(&totals)
+        .map(|(key, (windows, last_used))| KeyRow::new(key, windows, *last_used, now))
+        .collect();
     Ok(Section {
         caption: if status == StatusFilter::Active {
             "Active keys"
@@ -82,8 +85,9 @@ async fn section(
 pub async fn list(
     State(state): State<Arc<AppState>>,
     visitor: Visitor,
-    Query(cursors): Query<Cursors>,
+    cursors: Result<Query<Cursors>, QueryRejection>,
 ) -> Result<Html<String>, PageError> {
+    let Query(cursors) = cursors.map_err(super::error::bad_query)?;
     let base = visitor.base();
     let (active_at, inactive_at) = (cursor(cursors.active.as_deref())?, cursor(cursors.inactive.as_deref())?);
     let keep =
@@ -180,7 +184,10 @@ struct KeyPage<'a> {
     unused: Vec<String>,
     suggested: Vec<String>,
     can_reduce: bool,
+    /// Editable and rotatable: active and not replaced by a rotation.
     active: bool,
+    /// Revocable: active, in a rotation grace or not.
+    revocable: bool,
     name: String,
     expires: String,
     selected: Selection,
@@ -260,7 +267,8 @@ pub async fn render_key(
         )
         .await?;
     let (status, status_class) = show::status(key, now);
-    let active = key.status(now) == crate::keys::Status::Active && key.rotated_to.is_none();
+    let revocable = key.status(now) == crate::keys::Status::Active;
+    let active = revocable && key.rotated_to.is_none();
     let stale: Vec<String> = state.keys.stale_scopes(key).into_iter().map(str::to_owned).collect();
     let can_reduce = active && !usage.suggested_scopes.is_empty() && usage.suggested_scopes != key.scopes;
     let form = form.unwrap_or_else(|| EditForm {
@@ -295,6 +303,7 @@ pub async fn render_key(
         suggested: usage.suggested_scopes,
         can_reduce,
         active,
+        revocable,
         name: form.name,
         expires: form.expires,
         selected: form.selected,

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use askama::Template;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -61,8 +62,9 @@ fn sign_in_page(state: &AppState, status: StatusCode, error: Option<&str>) -> Re
 pub async fn dashboard(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Query(search): Query<Search>,
+    search: Result<Query<Search>, QueryRejection>,
 ) -> Result<Response, PageError> {
+    let Query(search) = search.map_err(super::error::bad_query)?;
     let Some(session) = session_of(&headers, &state, CookieKind::Operator).await? else {
         return sign_in_page(&state, StatusCode::OK, None);
     };
@@ -187,7 +189,11 @@ pub struct OpenAccount {
 }
 
 /// The picker's "open an account by id".
-pub async fn open_account(operator: Operator, Query(open): Query<OpenAccount>) -> Result<Response, PageError> {
+pub async fn open_account(
+    operator: Operator,
+    open: Result<Query<OpenAccount>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let Query(open) = open.map_err(super::error::bad_query)?;
     let account = AccountId::parse(open.account.trim()).map_err(|e| {
         PageError::new(StatusCode::BAD_REQUEST, "Not an account id", e.to_string())
             .with_next("/dashboard", "Back to accounts")

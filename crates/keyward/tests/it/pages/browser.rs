@@ -148,6 +148,23 @@ impl Browser {
         self.text("body").await
     }
 
+    /// Waits until the page (perhaps still loading) shows `needle`.
+    pub async fn wait_for_text(&self, needle: &str) {
+        for _ in 0..100 {
+            if let Ok(body) = self.client.find(Locator::Css("body")).await {
+                if body.text().await.is_ok_and(|t| t.contains(needle)) {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "`{needle}` never showed on {}: {}",
+            self.url().await,
+            self.source().await
+        );
+    }
+
     pub async fn url(&self) -> String {
         self.client
             .current_url()
@@ -160,7 +177,18 @@ impl Browser {
     pub async fn screenshot(&self, name: &str) {
         let dir = root().join("target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
+        // The whole page, not just the window.
+        let height = self
+            .client
+            .execute("return document.documentElement.scrollHeight;", vec![])
+            .await
+            .unwrap()
+            .as_u64()
+            .unwrap_or(1000)
+            .clamp(600, 6000);
+        self.client.set_window_size(1280, height as u32 + 140).await.unwrap();
         let png = self.client.screenshot().await.unwrap();
+        self.client.set_window_size(1280, 1000).await.unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 

@@ -79,7 +79,7 @@ async fn an_operator_creates_uses_reduces_rotates_and_revokes_a_key_in_a_browser
     let day = last_day(&b).await;
     assert!(day.contains("1\nallowed") || day.contains("1 allowed"), "{day}");
     assert!(day.contains("1 denied"), "{day}");
-    assert!(b.body().await.contains("leads:create"), "leads:all is not expanded");
+    b.wait_for_text("leads:create").await; // leads:all, expanded
     b.screenshot(&shot("key")).await;
     b.assert_accessible("key").await;
 
@@ -103,7 +103,7 @@ async fn an_operator_creates_uses_reduces_rotates_and_revokes_a_key_in_a_browser
     b.click_text("Rotate key").await;
     let rotated = b.text("#secret").await;
     assert!(rotated.starts_with("cs_live_") && rotated != secret);
-    assert!(b.body().await.contains("keeps working until"));
+    b.wait_for_text("keeps working until").await;
     b.screenshot(&shot("rotated")).await;
     assert_eq!(verify(&server, &secret, &["campaigns:read"]).await, "VALID", "no grace");
     assert_eq!(verify(&server, &rotated, &["campaigns:read"]).await, "VALID");
@@ -183,6 +183,22 @@ async fn a_customer_manages_keys_through_a_portal_link_in_a_browser() {
     assert!(b.text("#name-error").await.len() > 3);
     b.screenshot(&shot("create-errors")).await;
     b.assert_accessible("create with errors").await;
+    // A form that lost its CSRF token is refused, and creates nothing.
+    b.fill("#name", "Forged").await;
+    b.click("input[value='calls:read']").await;
+    b.client
+        .execute(
+            "document.querySelectorAll('main input[name=csrf_token]').forEach(e => e.remove());",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.click_text("Create key").await;
+    b.wait_for_text("security token").await;
+    let (_, none) = server.manage(Method::GET, "/v1/keys?account=cust_42", None).await;
+    assert_eq!(none["items"], json!([]));
+    b.client.back().await.unwrap();
+    b.goto(&format!("{}/portal/keys/new", server.url)).await;
     b.fill("#name", "Production Backend").await;
     b.click("input[value='calls:read']").await;
     b.click("input[value='analytics:read']").await;
@@ -199,9 +215,9 @@ async fn a_customer_manages_keys_through_a_portal_link_in_a_browser() {
 
     // Another account's key, by id: not found. The link, again: expired.
     b.goto(&format!("{}/portal/keys/{other_id}", server.url)).await;
-    assert!(b.body().await.contains("Not found"));
+    b.wait_for_text("Not found").await;
     b.goto(url).await;
-    assert!(b.body().await.contains("expired"));
+    b.wait_for_text("expired").await;
     b.screenshot(&shot("link-used")).await;
 
     // Revoke, by keyboard alone: reveal -> key page -> confirm -> revoked.
@@ -260,5 +276,29 @@ async fn create_and_revoke_work_with_javascript_off_and_by_keyboard_alone() {
     b.click_text("Revoke key").await;
     b.find(".badge.revoked").await;
     assert_eq!(verify(&server, &secret, &["campaigns:read"]).await, "REVOKED");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_customer_is_signed_out_after_the_idle_timeout_in_a_browser() {
+    let t = TestStore::new(Backend::Sqlite).await;
+    let server = Server::start(
+        &t,
+        Options {
+            extra_args: ["--session-idle-timeout-seconds", "2"].map(String::from).to_vec(),
+            ..Options::default()
+        },
+    )
+    .await;
+    let (_, link) = server
+        .manage(Method::POST, "/v1/portal/sessions", Some(json!({ "account": "acme" })))
+        .await;
+    let b = Browser::start(true).await;
+    b.goto(link["url"].as_str().unwrap()).await;
+    b.find(".empty").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    b.client.refresh().await.unwrap();
+    b.wait_for_text("Your session has ended").await;
+    b.screenshot("coldsend-portal-session-ended").await;
     b.close().await;
 }

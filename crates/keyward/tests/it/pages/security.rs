@@ -688,3 +688,52 @@ async fn the_keys_page_is_paginated_and_a_key_is_edited_with_errors_next_to_fiel
     let history = web.get(&path).await;
     assert!(history.body.contains("key.updated") && history.body.contains("key.created"));
 }
+
+#[tokio::test]
+async fn the_keys_page_counts_are_each_keys_usage_flushed_or_not() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let t = TestStore::new(backend).await;
+        let server = Server::start(
+            &t,
+            Options {
+                extra_args: ["--usage-flush-ms", "200"].map(String::from).to_vec(),
+                ..Options::default()
+            },
+        )
+        .await;
+        let mut keys = Vec::new();
+        for _ in 0..3 {
+            keys.push(server.create_key("acme", &["campaigns:read"]).await);
+        }
+        let ask = |n: usize, scope: &'static str| {
+            let key = keys[n].1.clone();
+            let server = &server;
+            async move { server.verify(json!({ "key": key, "scopes": [scope] })).await }
+        };
+        ask(0, "campaigns:read").await;
+        ask(1, "leads:read").await;
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await; // flushed
+        ask(0, "campaigns:read").await;
+        ask(0, "leads:read").await;
+        ask(2, "campaigns:read").await; // perhaps not yet
+        let mut web = operator(&server).await;
+        let page = web.get("/dashboard/accounts/acme/keys").await;
+        for (id, _) in &keys {
+            let row = super::web::between(&page.body, &format!("keys/{id}\">"), "</tr>");
+            let cells: Vec<String> = row
+                .split("title=\"allowed / denied\">")
+                .skip(1)
+                .map(|c| c[..c.find('<').unwrap()].to_owned())
+                .collect();
+            let (_, usage) = server.manage(Method::GET, &format!("/v1/keys/{id}/usage"), None).await;
+            let expected: Vec<String> = ["24h", "7d", "30d"]
+                .iter()
+                .map(|w| format!("{} / {}", usage["windows"][w]["allowed"], usage["windows"][w]["denied"]))
+                .collect();
+            assert_eq!(cells, expected, "{id}");
+        }
+        let first = super::web::between(&page.body, &format!("keys/{}\">", keys[0].0), "</tr>");
+        assert!(first.contains("2 / 1"), "{first}");
+        t.finish().await;
+    }
+}
