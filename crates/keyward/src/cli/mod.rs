@@ -29,7 +29,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// One decision against a catalog: no server, no database.
     /// Exit 0 allowed, 1 denied, 2 bad input.
     Check(check::CheckArgs),
@@ -61,7 +61,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Check(args) => check::run(args),
         Command::Catalog(command) => catalog::run(command),
         Command::Keys {

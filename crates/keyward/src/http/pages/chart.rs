@@ -53,7 +53,11 @@ pub fn daily(days: &[Day]) -> String {
         if (days.len() - 1 - i) % 7 == 0 {
             let x = (i as f64 + 1.0) * slot;
             let label = day.date.get(5..).unwrap_or(&day.date);
-            let _ = write!(svg, r#"<text x="{x:.1}" y="{}" text-anchor="end">{label}</text>"#, HEIGHT - 6);
+            let _ = write!(
+                svg,
+                r#"<text x="{x:.1}" y="{}" text-anchor="end">{label}</text>"#,
+                HEIGHT - 6
+            );
         }
     }
     let _ = write!(svg, r#"<text x="2" y="{}">{max}</text></svg>"#, TOP + 8);

@@ -144,10 +144,6 @@ impl Browser {
         self.find(css).await.text().await.unwrap()
     }
 
-    pub async fn body(&self) -> String {
-        self.text("body").await
-    }
-
     /// Waits until the page (perhaps still loading) shows `needle`.
     pub async fn wait_for_text(&self, needle: &str) {
         for _ in 0..100 {
