@@ -5,7 +5,9 @@ CREATE TABLE web_sessions (
     id_hash BLOB PRIMARY KEY CHECK (length(id_hash) = 32),
     kind TEXT NOT NULL CHECK (kind IN ('operator', 'portal')),
     actor TEXT NOT NULL,
-    management_key_id TEXT,
+    -- Operators: the key signed in with; portal: the key that asked for
+    -- the link. Either's revocation ends the session.
+    management_key_id TEXT NOT NULL,
     account TEXT,
     return_url TEXT,
     csrf_token TEXT NOT NULL,
@@ -14,11 +16,15 @@ CREATE TABLE web_sessions (
     expires_at INTEGER NOT NULL
 );
 CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);
+CREATE INDEX web_sessions_idle ON web_sessions (last_seen_at);
 
 CREATE TABLE portal_tokens (
     token_hash BLOB PRIMARY KEY CHECK (length(token_hash) = 32),
     account TEXT NOT NULL,
     return_url TEXT,
+    -- The management key that asked for the link: its revocation ends the
+    -- link and the sessions opened with it.
+    management_key_id TEXT NOT NULL,
     created_by TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,

@@ -161,6 +161,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
+    if config.pages.public_url.is_none() && address.ip().is_unspecified() {
+        eprintln!(
+            "warning: listening on {address} without public_url: portal links will name http://{address}, \
+             which no browser can open; set public_url (or KEYWARD_PUBLIC_URL) to the address people use"
+        );
+    }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let (live, following) = tokio::sync::oneshot::channel();
     let follower = tokio::spawn(crate::verify::changes::follow(

@@ -13,12 +13,14 @@ use axum::http::request::Parts;
 use super::credentials::{presented_key, Sources};
 use super::problem::Problem;
 use super::AppState;
-use crate::keys::AccountScope;
+use crate::keys::{AccountScope, ManagementKeyRecord};
 
 pub struct Manager {
     /// The audit trail's name for this manager.
     pub actor: String,
     pub scope: AccountScope,
+    /// The management key itself (portal links remember who asked).
+    pub key: ManagementKeyRecord,
 }
 
 impl FromRequestParts<Arc<AppState>> for Manager {
@@ -31,6 +33,7 @@ impl FromRequestParts<Arc<AppState>> for Manager {
             Ok(Some(key)) => Ok(Manager {
                 actor: format!("management_key:{}", key.id),
                 scope: AccountScope::of_management_key(&key),
+                key,
             }),
             Ok(None) => Err(Problem::unauthorized("unknown or revoked management key")),
             Err(e) => Err(e.into()),

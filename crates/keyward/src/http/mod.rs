@@ -23,6 +23,8 @@ pub mod verify;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, on, post, MethodFilter};
 use axum::Router;
 
@@ -131,28 +133,51 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(openapi::openapi_json))
         .fallback(not_found)
-        .method_not_allowed_fallback(|| async {
-            problem::Problem::new(
-                axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                "this endpoint does not take this method (the Allow header lists those it takes)",
-            )
-        })
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(limits::reject_oversized))
         .with_state(state)
 }
 
-/// An unknown address: an HTML page under the pages' paths, problem+json
-/// elsewhere (the API's contract).
-async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
-    use axum::response::IntoResponse;
+/// An unknown address: an HTML page with the pages' headers under the
+/// pages' paths, problem+json elsewhere (the API's contract).
+async fn not_found(State(state): State<Arc<AppState>>, uri: axum::http::Uri) -> Response {
     let path = uri.path();
-    let page = ["/dashboard", "/portal", "/assets"]
-        .iter()
-        .any(|p| path == *p || path.starts_with(&format!("{p}/")));
-    if page {
-        pages::PageError::not_found().into_response()
+    if pages::is_page_path(path) {
+        let mut response = pages::PageError::not_found().into_response();
+        pages::add_page_headers(
+            response.headers_mut(),
+            &state.pages.settings,
+            path.starts_with("/portal"),
+        );
+        response
     } else {
         problem::Problem::not_found("no such endpoint").into_response()
+    }
+}
+
+/// A method an address does not take: a page for the pages, problem+json
+/// for the API; the `Allow` header is added by the router either way.
+async fn method_not_allowed(State(state): State<Arc<AppState>>, uri: axum::http::Uri) -> Response {
+    let path = uri.path();
+    if pages::is_page_path(path) {
+        let mut response = pages::PageError::new(
+            axum::http::StatusCode::METHOD_NOT_ALLOWED,
+            "Not here",
+            "This page cannot be used that way.",
+        )
+        .into_response();
+        pages::add_page_headers(
+            response.headers_mut(),
+            &state.pages.settings,
+            path.starts_with("/portal"),
+        );
+        response
+    } else {
+        problem::Problem::new(
+            axum::http::StatusCode::METHOD_NOT_ALLOWED,
+            "this endpoint does not take this method (the Allow header lists those it takes)",
+        )
+        .into_response()
     }
 }

@@ -69,7 +69,7 @@ pub async fn create(
         .transpose()?;
     let link = state
         .sessions
-        .portal_link(&account, return_url.as_ref(), &manager.actor, &manager.scope)
+        .portal_link(&account, return_url.as_ref(), &manager.key)
         .await?;
     Ok((
         StatusCode::CREATED,

@@ -54,9 +54,9 @@ fn digest(text: &str) -> [u8; 32] {
 pub enum Via {
     /// An operator, signed in with this management key.
     Operator { management_key_id: String },
-    /// A customer, through a portal link; `return_url` leads back to the
-    /// host application.
-    Portal { return_url: Option<String> },
+    /// A customer, through a portal link that the management key `issuer`
+    /// asked for; `return_url` leads back to the host application.
+    Portal { return_url: Option<String>, issuer: String },
 }
 
 /// A live session.
@@ -115,15 +115,18 @@ impl SessionService {
         Ok((secret, session))
     }
 
-    /// A single-use link to the pages of `account`, for a caller whose
-    /// reach includes it.
+    /// A single-use link to the pages of `account`, asked for by the
+    /// management key `issuer` (whose reach must include the account; its
+    /// revocation ends the link and the sessions it opened).
     pub async fn portal_link(
         &self,
         account: &AccountId,
         return_url: Option<&ReturnUrl>,
-        actor: &str,
-        scope: &AccountScope,
+        issuer: &ManagementKeyRecord,
     ) -> Result<PortalLink, KeyError> {
+        let scope = AccountScope::of_management_key(issuer);
+        let actor = format!("management_key:{}", issuer.id);
+        let actor = actor.as_str();
         if !scope.reaches(account.as_str()) {
             return Err(KeyError::OutOfScope(account.to_string()));
         }
@@ -135,6 +138,7 @@ impl SessionService {
                 &digest(token.reveal()),
                 account.as_str(),
                 return_url.map(ReturnUrl::as_str),
+                &issuer.id,
                 actor,
                 now,
                 expires_at,
@@ -150,10 +154,14 @@ impl SessionService {
         let Some(link) = self.store.redeem_portal_token(&digest(token), Millis::now()).await? else {
             return Ok(None);
         };
+        if !self.active_management_key(&link.management_key_id).await? {
+            return Ok(None);
+        }
         let account = AccountId::stored(link.account);
         let session = Session {
             via: Via::Portal {
                 return_url: link.return_url,
+                issuer: link.management_key_id,
             },
             actor: format!("portal:{account}"),
             scope: AccountScope::of_portal_session(account.clone()),
@@ -171,8 +179,8 @@ impl SessionService {
             .await?;
         let secret = Secret::generate()?;
         let (kind, management_key_id, return_url) = match &session.via {
-            Via::Operator { management_key_id } => (OPERATOR, Some(management_key_id.clone()), None),
-            Via::Portal { return_url } => (PORTAL, None, return_url.clone()),
+            Via::Operator { management_key_id } => (OPERATOR, management_key_id.clone(), None),
+            Via::Portal { return_url, issuer } => (PORTAL, issuer.clone(), return_url.clone()),
         };
         let row = SessionRow {
             kind: kind.to_owned(),
@@ -203,30 +211,27 @@ impl SessionService {
             return Ok(None);
         }
         let account = row.account.map(AccountId::stored);
-        let via_scope = match (row.kind.as_str(), portal) {
-            (PORTAL, true) => match account {
-                Some(account) => Some((
-                    Via::Portal {
-                        return_url: row.return_url,
-                    },
-                    AccountScope::of_portal_session(account),
-                )),
-                None => None,
-            },
-            (OPERATOR, false) => match row.management_key_id {
-                // The key's record, read now: a revoked key's sessions end
-                // with it, and its reach is what it is today.
-                Some(id) => match self.store.get_management_key(&id).await? {
-                    Some(key) if key.revoked_at.is_none() => Some((
-                        Via::Operator {
-                            management_key_id: key.id.clone(),
-                        },
-                        AccountScope::of_management_key(&key),
-                    )),
-                    _ => None,
+        // The management key's record, read now: a revoked key's sessions
+        // end with it (an operator's, and the portal sessions of links it
+        // asked for), and an operator's reach is what the key's is today.
+        let key = match self.store.get_management_key(&row.management_key_id).await? {
+            Some(key) if key.revoked_at.is_none() => key,
+            _ => return Ok(None),
+        };
+        let via_scope = match (row.kind.as_str(), portal, account) {
+            (PORTAL, true, Some(account)) => Some((
+                Via::Portal {
+                    return_url: row.return_url,
+                    issuer: key.id,
                 },
-                None => None,
-            },
+                AccountScope::of_portal_session(account),
+            )),
+            (OPERATOR, false, _) => Some((
+                Via::Operator {
+                    management_key_id: key.id.clone(),
+                },
+                AccountScope::of_management_key(&key),
+            )),
             _ => None,
         };
         let Some((via, scope)) = via_scope else {
@@ -243,6 +248,11 @@ impl SessionService {
             scope,
             csrf_token: row.csrf_token,
         }))
+    }
+
+    async fn active_management_key(&self, id: &str) -> Result<bool, KeyError> {
+        let key = self.store.get_management_key(id).await?;
+        Ok(key.is_some_and(|k| k.revoked_at.is_none()))
     }
 
     /// Ends the session with this id (whatever it is).

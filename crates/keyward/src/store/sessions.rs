@@ -12,7 +12,7 @@ use crate::time::Millis;
 pub struct SessionRow {
     pub kind: String,
     pub actor: String,
-    pub management_key_id: Option<String>,
+    pub management_key_id: String,
     pub account: Option<String>,
     pub return_url: Option<String>,
     pub csrf_token: String,
@@ -26,6 +26,7 @@ pub struct SessionRow {
 pub struct RedeemedLink {
     pub account: String,
     pub return_url: Option<String>,
+    pub management_key_id: String,
 }
 
 /// An account that has keys, with how many of them are active.
@@ -111,17 +112,20 @@ impl Store {
         token_hash: &[u8; 32],
         account: &str,
         return_url: Option<&str>,
+        management_key_id: &str,
         created_by: &str,
         created_at: Millis,
         expires_at: Millis,
     ) -> Result<(), StoreError> {
-        let sql = "INSERT INTO portal_tokens (token_hash, account, return_url, created_by, created_at, expires_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6)";
+        let sql =
+            "INSERT INTO portal_tokens (token_hash, account, return_url, management_key_id, created_by, created_at, \
+                   expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
         on_backend!(self, pool => {
             sqlx::query(sql)
                 .bind(&token_hash[..])
                 .bind(account)
                 .bind(return_url)
+                .bind(management_key_id)
                 .bind(created_by)
                 .bind(created_at.0)
                 .bind(expires_at.0)
@@ -140,7 +144,7 @@ impl Store {
     ) -> Result<Option<RedeemedLink>, StoreError> {
         let sql =
             "UPDATE portal_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
-                   RETURNING account, return_url";
+                   RETURNING account, return_url, management_key_id";
         let row = on_backend!(self, pool => sqlx::query_as(sql).bind(&token_hash[..]).bind(now.0).fetch_optional(pool).await?);
         Ok(row)
     }

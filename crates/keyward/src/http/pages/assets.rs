@@ -13,12 +13,14 @@ use crate::http::AppState;
 const CSS: &str = include_str!("../../../assets/keyward.css");
 const JS: &str = include_str!("../../../assets/keyward.js");
 const CACHE: &str = "public, max-age=3600";
+const NOSNIFF: (header::HeaderName, &str) = (header::X_CONTENT_TYPE_OPTIONS, "nosniff");
 
 pub async fn css() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, CACHE),
+            NOSNIFF,
         ],
         CSS,
     )
@@ -29,6 +31,7 @@ pub async fn js() -> impl IntoResponse {
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::CACHE_CONTROL, CACHE),
+            NOSNIFF,
         ],
         JS,
     )
@@ -39,6 +42,7 @@ pub async fn theme(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, CACHE),
+            NOSNIFF,
         ],
         state.pages.theme_css.clone(),
     )

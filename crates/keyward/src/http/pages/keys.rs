@@ -271,6 +271,15 @@ pub async fn render_key(
     let active = revocable && key.rotated_to.is_none();
     let stale: Vec<String> = state.keys.stale_scopes(key).into_iter().map(str::to_owned).collect();
     let can_reduce = active && !usage.suggested_scopes.is_empty() && usage.suggested_scopes != key.scopes;
+    // Customers see who acted as "operator", not a management key's id.
+    let portal = visitor.session.is_portal();
+    let who = |actor: &str| -> String {
+        if portal && actor.starts_with("management_key:") {
+            "operator".to_owned()
+        } else {
+            actor.to_owned()
+        }
+    };
     let form = form.unwrap_or_else(|| EditForm {
         name: key.name.clone(),
         expires: show::date(key.expires_at),
@@ -287,7 +296,7 @@ pub async fn render_key(
             start: key.start.clone(),
             environment: key.environment.clone(),
             created: show::time(key.created_at),
-            created_by: key.created_by.clone(),
+            created_by: who(&key.created_by),
             expires: show::maybe_time(key.expires_at, "never"),
             last_used: show::maybe_time(usage.last_used_at, "never"),
             revoked: key.revoked_at.map(show::time),
@@ -317,7 +326,7 @@ pub async fn render_key(
             .map(|e| AuditRow {
                 at: show::time(e.at),
                 action: e.action,
-                actor: e.actor,
+                actor: who(&e.actor),
             })
             .collect(),
     };

@@ -34,7 +34,7 @@ use keyward_scopes::Catalog;
 use super::AppState;
 use crate::config::PageSettings;
 pub use error::PageError;
-pub use security::SignInThrottle;
+pub use security::{add_page_headers, is_page_path, SignInThrottle};
 
 /// What the pages render once and share.
 pub struct PagesState {
@@ -94,7 +94,9 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/dashboard/open", get(sign_in::open_account))
         .route("/dashboard/catalog", get(catalog::page))
         .route("/portal/sign-out", post(sign_in::sign_out_portal))
-        .route("/portal/{token}", get(sign_in::open_portal));
+        // A link is opened by GET only: a HEAD (a link checker's) must not
+        // use it up.
+        .route("/portal/{token}", get(sign_in::open_portal).head(sign_in::not_by_head));
     let pages = key_pages(key_pages(pages, visitor::DASHBOARD_ACCOUNT_BASE), visitor::PORTAL_BASE)
         .layer(axum::middleware::from_fn_with_state(state, security::page_headers));
     Router::new()

@@ -98,18 +98,27 @@ pub fn client_address(headers: &HeaderMap, peer: Option<SocketAddr>, settings: &
     if !settings.trusts(peer) {
         return peer;
     }
-    let forwarded: Vec<IpAddr> = headers
+    // From the right: each trusted hop vouches for the entry before it.
+    // The first untrusted address is the client; an entry that is not an
+    // address stops the walk at the last trusted hop (what came before it
+    // was written by no one keyward trusts).
+    let entries: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.to_str().unwrap_or(""))
         .flat_map(|v| v.split(','))
-        .filter_map(|a| a.trim().parse().ok())
         .collect();
-    forwarded
-        .into_iter()
-        .rev()
-        .find(|a| !settings.trusts(*a))
-        .unwrap_or(peer)
+    let mut client = peer;
+    for entry in entries.into_iter().rev() {
+        let Ok(address) = entry.trim().parse::<IpAddr>() else {
+            break;
+        };
+        client = address;
+        if !settings.trusts(address) {
+            break;
+        }
+    }
+    client
 }
 
 /// Sign-in attempts per client address: at most [`SIGN_IN_ATTEMPTS`] in a
@@ -131,8 +140,13 @@ impl SignInThrottle {
         }
     }
 
-    /// Counts an attempt from `client`; false when it is one too many.
+    /// Counts an attempt from `client`; false when it is one too many. An
+    /// IPv6 client counts by its /64 (one host usually holds a whole one).
     pub fn allow(&self, client: IpAddr) -> bool {
+        let client = match client {
+            IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+            v4 => v4,
+        };
         let entry = self
             .attempts
             .entry(client)
@@ -153,7 +167,13 @@ impl Default for SignInThrottle {
 pub async fn page_headers(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let portal = request.uri().path().starts_with("/portal");
     let mut response = next.run(request).await;
-    let settings = &state.pages.settings;
+    add_page_headers(response.headers_mut(), &state.pages.settings, portal);
+    response
+}
+
+/// What [`page_headers`] adds, for answers outside the pages' router (an
+/// unknown page, a method a page does not take).
+pub fn add_page_headers(headers: &mut HeaderMap, settings: &PageSettings, portal: bool) {
     let ancestors = if portal && !settings.frame_ancestors.is_empty() {
         settings.frame_ancestors.join(" ")
     } else {
@@ -163,7 +183,6 @@ pub async fn page_headers(State(state): State<Arc<AppState>>, request: Request, 
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
          form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
     );
-    let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&csp) {
         headers.insert(header::CONTENT_SECURITY_POLICY, value);
     }
@@ -174,7 +193,13 @@ pub async fn page_headers(State(state): State<Arc<AppState>>, request: Request, 
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
-    response
+}
+
+/// Whether `path` is one of the pages' (not the JSON API's).
+pub fn is_page_path(path: &str) -> bool {
+    ["/dashboard", "/portal", "/assets"]
+        .iter()
+        .any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')))
 }
 
 /// The peer address the connection layer attached, if any.
@@ -235,6 +260,27 @@ mod tests {
     }
 
     #[test]
+    fn an_unreadable_forwarded_entry_stops_the_walk_at_the_last_trusted_hop() {
+        let peer: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        // The proxy wrote `ip:port`: what the client put before it is not
+        // to be believed.
+        headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 1.2.3.4:5555"));
+        assert_eq!(
+            client_address(&headers, Some(peer), &settings(&["10.0.0.0/8"])),
+            peer.ip()
+        );
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, unknown, 10.0.0.3"),
+        );
+        assert_eq!(
+            client_address(&headers, Some(peer), &settings(&["10.0.0.0/8"])),
+            "10.0.0.3".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
     fn the_throttle_refuses_the_eleventh_attempt() {
         let throttle = SignInThrottle::new();
         let client: IpAddr = "1.2.3.4".parse().unwrap();
@@ -243,6 +289,14 @@ mod tests {
         }
         assert!(!throttle.allow(client));
         assert!(throttle.allow("1.2.3.5".parse().unwrap()));
+        for i in 0..SIGN_IN_ATTEMPTS {
+            assert!(throttle.allow(format!("2001:db8::{i:x}").parse().unwrap()));
+        }
+        assert!(
+            !throttle.allow("2001:db8::ffff:1".parse().unwrap()),
+            "another address of the same /64"
+        );
+        assert!(throttle.allow("2001:db8:0:1::1".parse().unwrap()));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -156,23 +156,33 @@ pub async fn sign_out_operator(State(state): State<Arc<AppState>>, request: Requ
     Ok(redirect_keeping_cookies(response, "/dashboard"))
 }
 
+#[derive(Template)]
+#[template(path = "signed_out.html")]
+struct SignedOutPage<'a> {
+    title: &'a str,
+    chrome: Chrome,
+    back: Option<String>,
+}
+
+/// Signing out of the portal answers a page with the way back, not a
+/// redirect to it: the pages' `form-action 'self'` would block a form's
+/// redirect to the host application.
 pub async fn sign_out_portal(State(state): State<Arc<AppState>>, request: Request) -> Result<Response, PageError> {
     let (response, via) = sign_out(&state, request, CookieKind::Portal).await?;
-    match via {
-        Some(Via::Portal { return_url: Some(url) }) => Ok(redirect_keeping_cookies(response, &url)),
-        _ => {
-            let mut page = PageError::new(
-                StatusCode::OK,
-                "Signed out",
-                "You are signed out of the API keys page. Close this tab, or go back to the application you came from.",
-            )
-            .into_response();
-            for cookie in response.headers().get_all(header::SET_COOKIE) {
-                page.headers_mut().append(header::SET_COOKIE, cookie.clone());
-            }
-            Ok(page)
-        }
+    let back = match via {
+        Some(Via::Portal { return_url, .. }) => return_url,
+        _ => None,
+    };
+    let page = SignedOutPage {
+        title: "Signed out",
+        chrome: Chrome::bare(&state.pages.product),
+        back,
+    };
+    let mut answer = Html(page.render()?).into_response();
+    for cookie in response.headers().get_all(header::SET_COOKIE) {
+        answer.headers_mut().append(header::SET_COOKIE, cookie.clone());
     }
+    Ok(answer)
 }
 
 fn redirect_keeping_cookies(response: Response, to: &str) -> Response {
@@ -206,8 +216,15 @@ pub async fn open_account(
 
 /// `/portal/{token}`: trades a portal link for a session of its account,
 /// once.
-pub async fn open_portal(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Result<Response, PageError> {
-    let Some((secret, session)) = state.sessions.open_portal(&token).await? else {
+pub async fn open_portal(
+    State(state): State<Arc<AppState>>,
+    token: Result<Path<String>, PathRejection>,
+) -> Result<Response, PageError> {
+    let opened = match token {
+        Ok(Path(token)) => state.sessions.open_portal(&token).await?,
+        Err(_) => None,
+    };
+    let Some((secret, session)) = opened else {
         return Err(PageError::new(
             StatusCode::NOT_FOUND,
             "This link has expired",
@@ -221,4 +238,19 @@ pub async fn open_portal(State(state): State<Arc<AppState>>, Path(token): Path<S
         CookieKind::Portal.set(&state.pages.settings, secret.reveal()),
     );
     Ok(response)
+}
+
+/// `HEAD /portal/{token}`: refused, so that a link checker cannot use up
+/// the link.
+pub async fn not_by_head() -> Response {
+    let mut response = PageError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Open this link in a browser",
+        "Portal links are opened with GET, once.",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, axum::http::HeaderValue::from_static("GET"));
+    response
 }

@@ -52,7 +52,7 @@ impl FromRequestParts<Arc<AppState>> for Operator {
 
 fn chrome(state: &AppState, session: &Session, account: Option<&AccountId>) -> Chrome {
     let (portal, return_url) = match &session.via {
-        Via::Portal { return_url } => (true, return_url.clone()),
+        Via::Portal { return_url, .. } => (true, return_url.clone()),
         Via::Operator { .. } => (false, None),
     };
     Chrome {
@@ -216,7 +216,15 @@ impl FromRequest<Arc<AppState>> for Posted {
 
     async fn from_request(request: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = request.into_parts();
-        let visitor = Visitor::from_request_parts(&mut parts, state).await?;
+        // A form is never answered by a redirect: without a session it is
+        // refused like a form without its token.
+        let visitor = Visitor::from_request_parts(&mut parts, state)
+            .await
+            .map_err(|e| match e {
+                PageError::SignIn => PageError::forbidden("Your session has ended: sign in again, then retry.")
+                    .with_next("/dashboard", "Sign in"),
+                other => other,
+            })?;
         let form = Form::read(&parts.headers, body, state.config.max_body_bytes).await?;
         form.check(&parts.headers, &visitor.session.csrf_token, &state.pages.origin)?;
         Ok(Posted { visitor, form })

@@ -219,6 +219,7 @@ async fn a_customer_manages_keys_through_a_portal_link_in_a_browser() {
     b.goto(url).await;
     b.wait_for_text("expired").await;
     b.screenshot(&shot("link-used")).await;
+    b.assert_accessible("used link").await;
 
     // Revoke, by keyboard alone: reveal -> key page -> confirm -> revoked.
     b.goto(&format!("{}/portal/keys", server.url)).await;

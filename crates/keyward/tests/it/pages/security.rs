@@ -129,8 +129,11 @@ async fn a_form_without_its_csrf_token_or_from_another_origin_is_refused() {
     let own = web.post(path, &with_token, Some(&server.url.clone())).await;
     assert_eq!(own.status, 200, "{}", own.body);
     assert!(own.body.contains("Copy this key now"));
-    // The sign-in form has its token too.
+    // Without a session, a form is refused too (never a redirect).
     let mut stranger = Web::new(&server.url);
+    let sessionless = stranger.post(path, &with_token, None).await;
+    assert_eq!(sessionless.status, 403);
+    // The sign-in form has its token too.
     let forged = stranger
         .post(
             "/dashboard/sign-in",
@@ -464,6 +467,24 @@ async fn changes_made_on_the_pages_are_audited_with_who_made_them() {
         .collect();
     assert!(actors.contains(&"portal:acme"), "{actors:?}");
     assert!(actors.iter().any(|a| a.starts_with("management_key:")), "{actors:?}");
+    // Customers see an operator's changes as the operator's, without the
+    // management key's id.
+    let by_operator = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["actor"].as_str().unwrap().starts_with("management_key:"))
+        .unwrap()["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page = customer.get(&format!("/portal/keys/{by_operator}")).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains(">operator<") && !page.body.contains("management_key:"),
+        "{}",
+        page.body
+    );
 }
 
 #[tokio::test]
@@ -736,4 +757,113 @@ async fn the_keys_page_counts_are_each_keys_usage_flushed_or_not() {
         assert!(first.contains("2 / 1"), "{first}");
         t.finish().await;
     }
+}
+
+#[tokio::test]
+async fn a_revoked_management_keys_portal_links_and_sessions_end_with_it() {
+    let t = TestStore::new(Backend::Sqlite).await;
+    let server = Server::start(&t, Options::default()).await;
+    let issuer = crate::stdout(&cli(&t, &["admin", "create-key", "--name", "host app"]))
+        .trim()
+        .to_owned();
+    let open = |key: String| {
+        let server = &server;
+        async move {
+            let (status, link) = server
+                .manage_as(
+                    &key,
+                    Method::POST,
+                    "/v1/portal/sessions",
+                    Some(json!({ "account": "acme" })),
+                )
+                .await;
+            assert_eq!(status, 201, "{link}");
+            link["url"]
+                .as_str()
+                .unwrap()
+                .strip_prefix(&server.url)
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let opened_path = open(issuer.clone()).await;
+    let unused_path = open(issuer.clone()).await;
+    let mut customer = Web::new(&server.url);
+    assert_eq!(customer.get(&opened_path).await.status, 303);
+    assert_eq!(customer.get("/portal/keys").await.status, 200);
+    let listed = cli(&t, &["admin", "list-keys", "--json"]);
+    let keys: serde_json::Value = serde_json::from_str(&crate::stdout(&listed)).unwrap();
+    let id = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "host app")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(cli(&t, &["admin", "revoke-key", &id]).status.success());
+    assert_eq!(
+        customer.get("/portal/keys").await.status,
+        401,
+        "a revoked key's portal session lived on"
+    );
+    assert_eq!(
+        Web::new(&server.url).get(&unused_path).await.status,
+        404,
+        "a revoked key's link still opened"
+    );
+}
+
+#[tokio::test]
+async fn signing_out_of_the_portal_leads_back_without_a_redirect_the_csp_would_block() {
+    let t = TestStore::new(Backend::Sqlite).await;
+    let server = Server::start(&t, Options::default()).await;
+    let mut customer = customer(&server, "acme").await;
+    let page = customer.get("/portal/keys").await;
+    let out = customer
+        .post("/portal/sign-out", &[("csrf_token", &page.csrf())], None)
+        .await;
+    assert_eq!(out.status, 200, "{}", out.body);
+    assert!(out.header("location").is_empty());
+    assert!(
+        out.body.contains("href=\"https://app.example.com/settings\""),
+        "{}",
+        out.body
+    );
+    assert!(out.header("set-cookie").contains("Max-Age=0"));
+    assert_eq!(customer.get("/portal/keys").await.status, 401);
+}
+
+#[tokio::test]
+async fn unknown_pages_and_methods_are_pages_with_the_page_headers() {
+    let t = TestStore::new(Backend::Sqlite).await;
+    let server = Server::start(&t, Options::default()).await;
+    let mut web = Web::new(&server.url);
+    for (method, path, status) in [
+        (Method::GET, "/dashboard/nowhere", 404),
+        (Method::GET, "/portal/keys/x/y/z", 404),
+        (Method::DELETE, "/dashboard", 405),
+        (Method::GET, "/portal/%FF", 404),
+        (Method::HEAD, "/portal/abc", 405),
+    ] {
+        let response = reqwest::Client::new()
+            .request(method.clone(), format!("{}{path}", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status, "{method} {path}");
+        let headers = response.headers();
+        assert!(
+            headers["content-type"].to_str().unwrap().starts_with("text/html"),
+            "{method} {path}: {headers:?}"
+        );
+        assert!(headers.contains_key("content-security-policy"), "{method} {path}");
+        assert_eq!(headers["cache-control"], "no-store", "{method} {path}");
+    }
+    let css = web.get("/assets/keyward.css").await;
+    assert_eq!(css.header("x-content-type-options"), "nosniff");
+    // The API's own unknown addresses stay problem+json.
+    let api = reqwest::get(format!("{}/v1/nowhere", server.url)).await.unwrap();
+    assert_eq!(api.headers()["content-type"], "application/problem+json");
 }
