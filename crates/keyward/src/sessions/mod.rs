@@ -18,7 +18,7 @@ pub use return_url::ReturnUrl;
 use crate::config::PageSettings;
 use crate::keys::format::random_base62;
 use crate::keys::{AccountId, AccountScope, KeyError, ManagementKeyRecord};
-use crate::store::{SessionRow, Store, StoreError};
+use crate::store::{NewPortalToken, SessionRow, Store, StoreError};
 use crate::time::Millis;
 
 /// How long a portal link works.
@@ -124,25 +124,23 @@ impl SessionService {
         return_url: Option<&ReturnUrl>,
         issuer: &ManagementKeyRecord,
     ) -> Result<PortalLink, KeyError> {
-        let scope = AccountScope::of_management_key(issuer);
         let actor = format!("management_key:{}", issuer.id);
-        let actor = actor.as_str();
-        if !scope.reaches(account.as_str()) {
+        if !AccountScope::of_management_key(issuer).reaches(account.as_str()) {
             return Err(KeyError::OutOfScope(account.to_string()));
         }
         let token = Secret::generate()?;
         let now = Millis::now();
         let expires_at = Millis(now.0 + PORTAL_LINK_LIFETIME.as_millis() as i64);
         self.store
-            .insert_portal_token(
-                &digest(token.reveal()),
-                account.as_str(),
-                return_url.map(ReturnUrl::as_str),
-                &issuer.id,
-                actor,
-                now,
+            .insert_portal_token(&NewPortalToken {
+                token_hash: &digest(token.reveal()),
+                account: account.as_str(),
+                return_url: return_url.map(ReturnUrl::as_str),
+                management_key_id: &issuer.id,
+                created_by: &actor,
+                created_at: now,
                 expires_at,
-            )
+            })
             .await?;
         tracing::info!(account = %account, actor, "portal link issued");
         Ok(PortalLink { token, expires_at })

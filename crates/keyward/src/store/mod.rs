@@ -63,7 +63,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use keys::{NewKeyRow, Rotation};
 pub use management::NewManagementKey;
-pub use sessions::{AccountRow, RedeemedLink, SessionRow};
+pub use sessions::{AccountRow, NewPortalToken, RedeemedLink, SessionRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

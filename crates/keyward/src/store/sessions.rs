@@ -29,6 +29,18 @@ pub struct RedeemedLink {
     pub management_key_id: String,
 }
 
+/// A portal link to store (by its token's digest).
+pub struct NewPortalToken<'a> {
+    pub token_hash: &'a [u8; 32],
+    pub account: &'a str,
+    pub return_url: Option<&'a str>,
+    /// The management key that asked for it.
+    pub management_key_id: &'a str,
+    pub created_by: &'a str,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+}
+
 /// An account that has keys, with how many of them are active.
 #[derive(Debug, Clone, FromRow)]
 pub struct AccountRow {
@@ -107,28 +119,19 @@ impl Store {
         Ok(())
     }
 
-    pub async fn insert_portal_token(
-        &self,
-        token_hash: &[u8; 32],
-        account: &str,
-        return_url: Option<&str>,
-        management_key_id: &str,
-        created_by: &str,
-        created_at: Millis,
-        expires_at: Millis,
-    ) -> Result<(), StoreError> {
+    pub async fn insert_portal_token(&self, token: &NewPortalToken<'_>) -> Result<(), StoreError> {
         let sql =
             "INSERT INTO portal_tokens (token_hash, account, return_url, management_key_id, created_by, created_at, \
                    expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
         on_backend!(self, pool => {
             sqlx::query(sql)
-                .bind(&token_hash[..])
-                .bind(account)
-                .bind(return_url)
-                .bind(management_key_id)
-                .bind(created_by)
-                .bind(created_at.0)
-                .bind(expires_at.0)
+                .bind(&token.token_hash[..])
+                .bind(token.account)
+                .bind(token.return_url)
+                .bind(token.management_key_id)
+                .bind(token.created_by)
+                .bind(token.created_at.0)
+                .bind(token.expires_at.0)
                 .execute(pool)
                 .await?;
         });
