@@ -139,45 +139,47 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// An unknown address: an HTML page with the pages' headers under the
-/// pages' paths, problem+json elsewhere (the API's contract).
-async fn not_found(State(state): State<Arc<AppState>>, uri: axum::http::Uri) -> Response {
+/// An error answer: a page with the pages' headers under the pages'
+/// paths, problem+json elsewhere (the API's contract).
+fn page_or_problem(
+    state: &AppState,
+    uri: &axum::http::Uri,
+    page: pages::PageError,
+    problem: problem::Problem,
+) -> Response {
     let path = uri.path();
-    if pages::is_page_path(path) {
-        let mut response = pages::PageError::not_found().into_response();
-        pages::add_page_headers(
-            response.headers_mut(),
-            &state.pages.settings,
-            path.starts_with("/portal"),
-        );
-        response
-    } else {
-        problem::Problem::not_found("no such endpoint").into_response()
+    if !pages::is_page_path(path) {
+        return problem.into_response();
     }
+    let mut response = page.into_response();
+    pages::add_page_headers(
+        response.headers_mut(),
+        &state.pages.settings,
+        path.starts_with("/portal"),
+    );
+    response
 }
 
-/// A method an address does not take: a page for the pages, problem+json
-/// for the API; the `Allow` header is added by the router either way.
+/// An unknown address.
+async fn not_found(State(state): State<Arc<AppState>>, uri: axum::http::Uri) -> Response {
+    page_or_problem(
+        &state,
+        &uri,
+        pages::PageError::not_found(),
+        problem::Problem::not_found("no such endpoint"),
+    )
+}
+
+/// A method an address does not take (the router adds `Allow`).
 async fn method_not_allowed(State(state): State<Arc<AppState>>, uri: axum::http::Uri) -> Response {
-    let path = uri.path();
-    if pages::is_page_path(path) {
-        let mut response = pages::PageError::new(
-            axum::http::StatusCode::METHOD_NOT_ALLOWED,
-            "Not here",
-            "This page cannot be used that way.",
-        )
-        .into_response();
-        pages::add_page_headers(
-            response.headers_mut(),
-            &state.pages.settings,
-            path.starts_with("/portal"),
-        );
-        response
-    } else {
+    let status = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+    page_or_problem(
+        &state,
+        &uri,
+        pages::PageError::new(status, "Not here", "This page cannot be used that way."),
         problem::Problem::new(
-            axum::http::StatusCode::METHOD_NOT_ALLOWED,
+            status,
             "this endpoint does not take this method (the Allow header lists those it takes)",
-        )
-        .into_response()
-    }
+        ),
+    )
 }

@@ -30,7 +30,7 @@ fn binary(paths: &[&str], install: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("this test needs {install}: run .ci/install-test-tools"))
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

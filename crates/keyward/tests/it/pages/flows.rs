@@ -283,14 +283,7 @@ async fn create_and_revoke_work_with_javascript_off_and_by_keyboard_alone() {
 #[tokio::test]
 async fn a_customer_is_signed_out_after_the_idle_timeout_in_a_browser() {
     let t = TestStore::new(Backend::Sqlite).await;
-    let server = Server::start(
-        &t,
-        Options {
-            extra_args: ["--session-idle-timeout-seconds", "2"].map(String::from).to_vec(),
-            ..Options::default()
-        },
-    )
-    .await;
+    let server = super::serve_with(&t, &["--session-idle-timeout-seconds", "2"]).await;
     let (_, link) = server
         .manage(Method::POST, "/v1/portal/sessions", Some(json!({ "account": "acme" })))
         .await;

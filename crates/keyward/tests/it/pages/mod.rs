@@ -7,3 +7,18 @@ mod browser;
 mod flows;
 mod security;
 mod web;
+
+use crate::server::{Options, Server};
+use crate::support::TestStore;
+
+/// The server on ColdSend's catalog with these extra flags.
+pub async fn serve_with(t: &TestStore, flags: &[&str]) -> Server {
+    Server::start(
+        t,
+        Options {
+            extra_args: flags.iter().map(|f| f.to_string()).collect(),
+            ..Options::default()
+        },
+    )
+    .await
+}

@@ -150,17 +150,8 @@ async fn the_reveal_page_shows_the_key_once_and_never_in_a_url() {
     let t = TestStore::new(Backend::Sqlite).await;
     let server = Server::start(&t, Options::default()).await;
     let mut web = operator(&server).await;
-    let csrf = web.get("/dashboard/accounts/acme/keys/new").await.csrf();
     let created = web
-        .post(
-            "/dashboard/accounts/acme/keys",
-            &[
-                ("csrf_token", &csrf),
-                ("name", "Production Backend"),
-                ("grant", "campaigns:read"),
-            ],
-            None,
-        )
+        .create_key("/dashboard/accounts/acme", "Production Backend", &["campaigns:read"])
         .await;
     assert_eq!(created.status, 200);
     assert_eq!(created.header("cache-control"), "no-store");
@@ -250,20 +241,10 @@ async fn a_portal_link_works_once_for_its_one_account_and_never_reaches_a_log() 
             "the portal touched another account"
         );
         // The pages' cookies open nothing in the JSON API.
-        let cookie = web
-            .cookies
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let api = server
-            .client
-            .get(format!("{}/v1/keys?account=acme", server.url))
-            .header("cookie", cookie)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(api.status(), 401);
+        assert_eq!(
+            super::web::api_status_with_cookies(&server, &web, "/v1/keys?account=acme").await,
+            401
+        );
         assert!(!server.stderr().contains(&token), "the portal token reached the log");
         t.finish().await;
     }
@@ -316,14 +297,7 @@ async fn portal_links_are_refused_out_of_reach_and_to_unsafe_return_urls() {
 #[tokio::test]
 async fn sessions_end_when_idle_at_sign_out_and_with_their_management_key() {
     let t = TestStore::new(Backend::Sqlite).await;
-    let server = Server::start(
-        &t,
-        Options {
-            extra_args: vec!["--session-idle-timeout-seconds".into(), "2".into()],
-            ..Options::default()
-        },
-    )
-    .await;
+    let server = super::serve_with(&t, &["--session-idle-timeout-seconds", "2"]).await;
     server.create_key("acme", &["campaigns:read"]).await;
     // Idle: a customer is signed out after the timeout.
     let mut customer = customer(&server, "acme").await;
@@ -435,28 +409,12 @@ async fn changes_made_on_the_pages_are_audited_with_who_made_them() {
     let t = TestStore::new(Backend::Sqlite).await;
     let server = Server::start(&t, Options::default()).await;
     let mut web = operator(&server).await;
-    let csrf = web.get("/dashboard/accounts/acme/keys/new").await.csrf();
     let created = web
-        .post(
-            "/dashboard/accounts/acme/keys",
-            &[
-                ("csrf_token", &csrf),
-                ("name", "by operator"),
-                ("grant", "campaigns:read"),
-            ],
-            None,
-        )
+        .create_key("/dashboard/accounts/acme", "by operator", &["campaigns:read"])
         .await;
     assert_eq!(created.status, 200);
     let mut customer = customer(&server, "acme").await;
-    let csrf = customer.get("/portal/keys/new").await.csrf();
-    let created = customer
-        .post(
-            "/portal/keys",
-            &[("csrf_token", &csrf), ("name", "by customer"), ("grant", "leads:read")],
-            None,
-        )
-        .await;
+    let created = customer.create_key("/portal", "by customer", &["leads:read"]).await;
     assert_eq!(created.status, 200, "{}", created.body);
     let (_, audit) = server.manage(Method::GET, "/v1/audit?account=acme", None).await;
     let actors: Vec<&str> = audit["items"]
@@ -490,23 +448,18 @@ async fn changes_made_on_the_pages_are_audited_with_who_made_them() {
 #[tokio::test]
 async fn under_https_cookies_are_host_prefixed_and_only_listed_origins_may_frame_the_portal() {
     let t = TestStore::new(Backend::Sqlite).await;
-    let server = Server::start(
+    let server = super::serve_with(
         &t,
-        Options {
-            extra_args: [
-                "--public-url",
-                "https://keys.example.com",
-                "--portal-frame-ancestors",
-                "https://app.example.com",
-                "--portal-product-name",
-                "Acme Mail",
-                "--portal-accent-color",
-                "#0f766e",
-            ]
-            .map(String::from)
-            .to_vec(),
-            ..Options::default()
-        },
+        &[
+            "--public-url",
+            "https://keys.example.com",
+            "--portal-frame-ancestors",
+            "https://app.example.com",
+            "--portal-product-name",
+            "Acme Mail",
+            "--portal-accent-color",
+            "#0f766e",
+        ],
     )
     .await;
     let (_, link) = portal_link(&server, "acme", None).await;
@@ -565,14 +518,7 @@ async fn under_https_cookies_are_host_prefixed_and_only_listed_origins_may_frame
 #[tokio::test]
 async fn sessions_end_at_their_lifetime_however_busy() {
     let t = TestStore::new(Backend::Sqlite).await;
-    let server = Server::start(
-        &t,
-        Options {
-            extra_args: ["--session-lifetime-seconds", "3"].map(String::from).to_vec(),
-            ..Options::default()
-        },
-    )
-    .await;
+    let server = super::serve_with(&t, &["--session-lifetime-seconds", "3"]).await;
     let mut web = operator(&server).await;
     for _ in 0..5 {
         assert_eq!(web.get("/dashboard").await.status, 200);
@@ -603,13 +549,8 @@ async fn the_store_holds_no_session_id_portal_token_or_key() {
         .unwrap()
         .to_owned();
     customer.get(&path).await;
-    let csrf = web.get("/dashboard/accounts/acme/keys/new").await.csrf();
     let created = web
-        .post(
-            "/dashboard/accounts/acme/keys",
-            &[("csrf_token", &csrf), ("name", "k"), ("grant", "campaigns:read")],
-            None,
-        )
+        .create_key("/dashboard/accounts/acme", "k", &["campaigns:read"])
         .await;
     let secret = super::web::between(&created.body, "id=\"secret\">", "<");
     let stored = t.everything_stored().await;
@@ -626,20 +567,10 @@ async fn the_store_holds_no_session_id_portal_token_or_key() {
         assert!(!stored.contains(&secret), "the store holds {secret}");
     }
     // The operator's cookie opens nothing in the JSON API either.
-    let cookie = web
-        .cookies
-        .iter()
-        .map(|(n, v)| format!("{n}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let api = server
-        .client
-        .get(format!("{}/v1/audit", server.url))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(api.status(), 401);
+    assert_eq!(
+        super::web::api_status_with_cookies(&server, &web, "/v1/audit").await,
+        401
+    );
 }
 
 #[tokio::test]
@@ -714,14 +645,7 @@ async fn the_keys_page_is_paginated_and_a_key_is_edited_with_errors_next_to_fiel
 async fn the_keys_page_counts_are_each_keys_usage_flushed_or_not() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let t = TestStore::new(backend).await;
-        let server = Server::start(
-            &t,
-            Options {
-                extra_args: ["--usage-flush-ms", "200"].map(String::from).to_vec(),
-                ..Options::default()
-            },
-        )
-        .await;
+        let server = super::serve_with(&t, &["--usage-flush-ms", "200"]).await;
         let mut keys = Vec::new();
         for _ in 0..3 {
             keys.push(server.create_key("acme", &["campaigns:read"]).await);

@@ -56,7 +56,8 @@ impl Web {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    /// The cookies held, as a `Cookie` header.
+    pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(n, v)| format!("{n}={v}"))
@@ -109,6 +110,15 @@ impl Web {
         self.take(response).await
     }
 
+    /// Submits the create form under `base` (`/portal`,
+    /// `/dashboard/accounts/<id>`) with this name and these grants.
+    pub async fn create_key(&mut self, base: &str, name: &str, grants: &[&str]) -> Page {
+        let csrf = self.get(&format!("{base}/keys/new")).await.csrf();
+        let mut fields = vec![("csrf_token", csrf.as_str()), ("name", name)];
+        fields.extend(grants.iter().map(|g| ("grant", *g)));
+        self.post(&format!("{base}/keys"), &fields, None).await
+    }
+
     /// Signs in at `/dashboard` with `key`.
     pub async fn sign_in(&mut self, key: &str) -> Page {
         let form = self.get("/dashboard").await;
@@ -129,4 +139,18 @@ pub fn between(html: &str, start: &str, end: &str) -> String {
     let at = html.find(start).unwrap_or_else(|| panic!("no {start} in {html}")) + start.len();
     let rest = &html[at..];
     rest[..rest.find(end).unwrap()].trim().to_owned()
+}
+
+/// The status the JSON API answers at `path` to a request carrying only
+/// `web`'s cookies.
+pub async fn api_status_with_cookies(server: &crate::server::Server, web: &Web, path: &str) -> u16 {
+    server
+        .client
+        .get(format!("{}{path}", server.url))
+        .header("cookie", web.cookie_header())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
