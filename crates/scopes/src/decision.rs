@@ -106,7 +106,17 @@ impl Catalog {
         }
     }
 
-    /// May a key holding `grants` do something that needs `required`?
+    /// Whether `grants` cover the one scope `id` (from
+    /// [`Catalog::scope_id`] or [`Catalog::requirement_id`], looked up
+    /// once): a bit test, no lookup, no allocation.
+    #[inline]
+    pub fn allows(&self, grants: &Grants, id: ScopeId) -> bool {
+        self.effective(grants).contains(id)
+    }
+
+    /// May a key holding `grants` do something that needs `required`? A
+    /// requirement can be built once ([`Catalog::requirement`]) and asked
+    /// about for every key.
     pub fn decide<'a>(&'a self, grants: &'a Grants, required: &'a Requirement) -> Decision<'a> {
         self.covered(&required.scopes, self.effective(grants), None)
     }

@@ -3,7 +3,9 @@
 //! closed, grantable names expanded. `api.rs`, `bundles.rs` and
 //! `routes.rs` build their parts.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use rustc_hash::FxHashMap;
 use std::ops::Range;
 use std::sync::atomic::Ordering;
 
@@ -34,7 +36,7 @@ impl Builder<'_, '_> {
         let api = self.api(raw.api.get_ref());
         let mut resources = Vec::new();
         let mut scopes: Vec<Scope> = Vec::new();
-        let mut scope_ids = HashMap::new();
+        let mut scope_ids = FxHashMap::default();
 
         if raw.resources.is_empty() {
             self.error(
@@ -152,7 +154,7 @@ impl Builder<'_, '_> {
             resources,
             scopes,
             scope_ids,
-            grant_targets: HashMap::new(),
+            grant_targets: FxHashMap::default(),
             bundles: Vec::new(),
             implies,
             routes: Vec::new(),
@@ -233,7 +235,7 @@ impl Builder<'_, '_> {
     /// one namespace of grants with the concrete scopes.
     pub(super) fn grant_names(&mut self, raw: &RawCatalog, catalog: &mut Catalog) {
         let api_span = raw.api.span();
-        let mut targets: HashMap<String, GrantTarget> = HashMap::new();
+        let mut targets: FxHashMap<String, GrantTarget> = FxHashMap::default();
         let resource_names: HashSet<&str> = catalog.resources.iter().map(|r| r.name.as_str()).collect();
         let mut claim = |this: &mut Self, name: &str, target: GrantTarget, span: Range<usize>, what: &str| {
             if resource_names.contains(name) {

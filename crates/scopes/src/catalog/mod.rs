@@ -6,8 +6,8 @@
 //! each scope's implication closure, each grantable name's expansion, and
 //! the route matcher.
 
+use rustc_hash::FxHashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 
 use indexmap::IndexMap;
@@ -171,8 +171,11 @@ pub struct Catalog {
     api: Api,
     resources: Vec<Resource>,
     scopes: Vec<Scope>,
-    scope_ids: HashMap<String, ScopeId>,
-    pub(crate) grant_targets: HashMap<String, GrantTarget>,
+    /// Fx, not SipHash: the keys are the catalog's own names, fixed at
+    /// load, so a request's strings cannot make the map grow or collide
+    /// more; a lookup is a few nanoseconds on the hot path.
+    scope_ids: FxHashMap<String, ScopeId>,
+    pub(crate) grant_targets: FxHashMap<String, GrantTarget>,
     bundles: Vec<Bundle>,
     implies: IndexMap<String, Vec<String>>,
     routes: Vec<Route>,

@@ -432,6 +432,11 @@ proptest! {
         let missing: Vec<&String> = all.iter().filter(|s| need.contains(s) && !expected.contains(*s)).collect();
         prop_assert_eq!(d.allowed(), missing.is_empty());
         prop_assert_eq!(d.missing(), missing.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+        // One scope by id: the same answer as the reference.
+        for scope in &all {
+            let id = catalog.scope_id(scope).unwrap();
+            prop_assert_eq!(catalog.allows(&compiled, id), expected.contains(scope), "{}", scope);
+        }
 
         // Route decisions.
         let d = catalog.decide_route(&compiled, method, &path);
