@@ -166,7 +166,11 @@ impl Catalog {
             if matching.case == PathCase::Insensitive && path::has_case_confusable(&normalized) {
                 return Err(NoRoute::Rejected(PathRejection::CaseConfusable));
             }
-            let matched = matching.fold(normalized);
+            let matched = if matching == crate::catalog::PathMatching::STRICT {
+                normalized
+            } else {
+                matching.fold(normalized)
+            };
             self.router.find(method, &matched).ok_or(NoRoute::NoMatch)
         });
         match found.map(|id| self.route(id)) {

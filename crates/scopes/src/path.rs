@@ -166,32 +166,39 @@ struct Scan {
 }
 
 /// One pass over the bytes up to the query string: forbidden bytes and
-/// segment rules.
+/// segment rules. Runs of ordinary bytes (most of a path) are skipped by a
+/// tight search; only the bytes after them are looked at one by one.
 fn check(path: &[u8], form: Form) -> Result<Scan, PathRejection> {
     let mut encoded = false;
     let mut len = path.len();
     // Start of the current segment (after its leading `/`).
     let mut segment_start = 1;
-    for (i, &b) in path.iter().enumerate().skip(1) {
+    let mut i = 1;
+    while let Some(rest) = path.get(i..) {
+        let Some(skip) = rest.iter().position(|&b| BYTE_CLASS[b as usize] != ORDINARY) else {
+            break;
+        };
+        i += skip;
+        let Some(&b) = path.get(i) else { break };
         match BYTE_CLASS[b as usize] {
+            SLASH => {
+                check_segment(&path[segment_start..i], false)?;
+                segment_start = i + 1;
+            }
             QUERY if form == Form::Raw => {
                 len = i;
                 break;
             }
             QUERY => return Err(PathRejection::EncodedQuery),
-            ORDINARY => {}
             NOT_URI if form == Form::Raw => return Err(PathRejection::InvalidCharacter),
             NOT_URI => {}
-            SLASH => {
-                check_segment(&path[segment_start..i], false)?;
-                segment_start = i + 1;
-            }
             PERCENT => encoded = true,
             BACKSLASH => return Err(PathRejection::Backslash),
             SEMICOLON => return Err(PathRejection::Semicolon),
             HASH => return Err(PathRejection::Fragment),
             _ => return Err(PathRejection::ControlCharacter),
         }
+        i += 1;
     }
     check_segment(path.get(segment_start..len).unwrap_or_default(), true)?;
     Ok(Scan { len, encoded })

@@ -199,13 +199,32 @@ impl MethodTable {
 /// Above this many literal children, a node looks them up by hash.
 const LINEAR_LOOKUP_MAX: usize = 6;
 
+/// A short segment (up to 7 bytes) packed in one word with its length in
+/// the top byte: two short segments are equal iff their words are, so
+/// matching one is an integer compare, not a string compare. Paths never
+/// hold NUL (the scanner refuses it), so the zero padding is unambiguous.
+/// Longer segments get `None` and are compared as strings.
+#[inline]
+fn packed(segment: &[u8]) -> Option<u64> {
+    if segment.len() > 7 {
+        return None;
+    }
+    let mut word = (segment.len() as u64) << 56;
+    for (i, &b) in segment.iter().enumerate() {
+        word |= u64::from(b) << (8 * i);
+    }
+    Some(word)
+}
+
 #[derive(Debug, Clone, Default)]
 struct Node {
     literals: Vec<(Box<str>, Node)>,
-    /// Index into `literals`, built by `finish` for nodes with many. The
-    /// keys come from the catalog, never from requests, so a fast
-    /// non-keyed hash is safe here.
-    literal_index: Option<FxHashMap<Box<str>, usize>>,
+    /// `packed` of each literal, in the same order (`None` for long ones).
+    packed: Vec<Option<u64>>,
+    /// Packed short literals to their index in `literals`, built by
+    /// `finish` for nodes with many. The keys come from the catalog, never
+    /// from requests, so a fast non-keyed hash is safe here.
+    literal_index: Option<FxHashMap<u64, usize>>,
     param: Option<Box<Node>>,
     catch_all: Option<MethodTable>,
     end: Option<MethodTable>,
@@ -230,6 +249,7 @@ impl Router {
                         Some(pos) => pos,
                         None => {
                             node.literals.push((lit.clone(), Node::default()));
+                            node.packed.push(packed(lit.as_bytes()));
                             node.literals.len() - 1
                         }
                     };
@@ -260,10 +280,10 @@ impl Router {
             }
             if node.literals.len() > LINEAR_LOOKUP_MAX {
                 let index = node
-                    .literals
+                    .packed
                     .iter()
                     .enumerate()
-                    .map(|(i, (l, _))| (l.clone(), i))
+                    .filter_map(|(i, key)| key.map(|k| (k, i)))
                     .collect();
                 node.literal_index = Some(index);
             }
@@ -287,8 +307,11 @@ impl Router {
 impl Node {
     #[inline]
     fn literal(&self, segment: &str) -> Option<&Node> {
-        let pos = match &self.literal_index {
-            Some(index) => *index.get(segment)?,
+        let pos = match packed(segment.as_bytes()) {
+            Some(key) => match &self.literal_index {
+                Some(index) => *index.get(&key)?,
+                None => self.packed.iter().position(|&k| k == Some(key))?,
+            },
             None => self
                 .literals
                 .iter()
@@ -300,9 +323,15 @@ impl Node {
 
 /// `rest` is the path after the `/` that leads to `node`.
 fn find_in(node: &Node, method: Method, rest: &str) -> Option<RouteId> {
-    let (segment, tail) = match rest.as_bytes().iter().position(|&b| b == b'/') {
-        Some(slash) => (&rest[..slash], Some(&rest[slash + 1..])),
-        None => (rest, None),
+    let bytes = rest.as_bytes();
+    // Segments are short: a plain loop, no call.
+    let mut slash = 0;
+    while slash < bytes.len() && bytes[slash] != b'/' {
+        slash += 1;
+    }
+    let (segment, tail) = match rest.get(..slash) {
+        Some(segment) if slash < bytes.len() => (segment, rest.get(slash + 1..)),
+        _ => (rest, None),
     };
     let here = |n: &Node| match tail {
         None => n.end.as_ref().and_then(|t| t.get(method)),
@@ -323,6 +352,21 @@ fn find_in(node: &Node, method: Method, rest: &str) -> Option<RouteId> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_segments_pack_to_distinct_words() {
+        let words: Vec<Option<u64>> = ["", "a", "a\u{1}", "ab", "abcdefg", "abcdef"]
+            .iter()
+            .map(|s| packed(s.as_bytes()))
+            .collect();
+        for (i, a) in words.iter().enumerate() {
+            assert!(a.is_some());
+            for b in &words[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(packed(b"abcdefgh"), None);
+    }
 
     fn router(routes: &[(&[Method], &str)]) -> Router {
         let mut r = Router::default();

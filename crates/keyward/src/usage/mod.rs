@@ -33,9 +33,14 @@ pub struct Bucket {
 /// ids, never chosen by a caller, so a fast unkeyed hash is safe here.
 pub type Counts = FxHashMap<(Arc<str>, i64), Bucket>;
 
+/// Counting shards: verifications of different keys on different cores
+/// rarely wait for each other.
+const SHARDS: usize = 16;
+
 pub struct Recorder {
     enabled: bool,
-    current: Mutex<Counts>,
+    /// Counts not yet taken by a flush, sharded by key id.
+    current: Box<[Mutex<Counts>]>,
     /// The batch being written: still counted by readers until committed.
     /// Readers and the flush's commit exclude each other through this lock.
     in_flight: tokio::sync::RwLock<Counts>,
@@ -46,7 +51,7 @@ impl Recorder {
     pub fn new(enabled: bool) -> Recorder {
         Recorder {
             enabled,
-            current: Mutex::new(FxHashMap::default()),
+            current: (0..SHARDS).map(|_| Mutex::new(FxHashMap::default())).collect(),
             in_flight: tokio::sync::RwLock::new(FxHashMap::default()),
             last_flush: Mutex::new(Millis::now()),
         }
@@ -63,7 +68,9 @@ impl Recorder {
             return;
         }
         let hour = now.0 - now.0.rem_euclid(HOUR_MS);
-        let Ok(mut current) = self.current.lock() else { return };
+        let Ok(mut current) = self.shard(key_id).lock() else {
+            return;
+        };
         let bucket = current.entry((key_id.clone(), hour)).or_default();
         if code == Code::Valid {
             bucket.allowed += 1;
@@ -76,6 +83,23 @@ impl Recorder {
         }
     }
 
+    fn shard(&self, key_id: &str) -> &Mutex<Counts> {
+        use std::hash::BuildHasher;
+        let hash = rustc_hash::FxBuildHasher.hash_one(key_id) as usize;
+        &self.current[hash % self.current.len()]
+    }
+
+    /// Everything counted and not yet taken, taken.
+    fn take_current(&self) -> Counts {
+        let mut taken = Counts::default();
+        for shard in self.current.iter() {
+            if let Ok(mut counts) = shard.lock() {
+                merge(&mut taken, std::mem::take(&mut *counts));
+            }
+        }
+        taken
+    }
+
     /// Seconds since the last successful flush (for `/metrics`).
     pub fn flush_lag(&self) -> f64 {
         let last = self.last_flush.lock().map(|t| *t).unwrap_or(Millis(0));
@@ -85,10 +109,7 @@ impl Recorder {
     /// Writes everything counted so far. On failure the batch is kept and
     /// retried with the next flush: nothing is lost.
     pub async fn flush(&self, store: &Store, catalog: &Catalog) -> Result<usize, StoreError> {
-        let taken = match self.current.lock() {
-            Ok(mut current) => std::mem::take(&mut *current),
-            Err(_) => return Ok(0),
-        };
+        let taken = self.take_current();
         let mut in_flight = self.in_flight.write().await;
         merge(&mut in_flight, taken);
         if in_flight.is_empty() {
@@ -129,8 +150,10 @@ impl Recorder {
         let in_flight = self.in_flight.read().await;
         let pick = |((id, h), b): (&(Arc<str>, i64), &Bucket)| wanted(id).then(|| (id.clone(), *h, b.clone()));
         let mut out: Vec<_> = in_flight.iter().filter_map(pick).collect();
-        if let Ok(current) = self.current.lock() {
-            out.extend(current.iter().filter_map(pick));
+        for shard in self.current.iter() {
+            if let Ok(current) = shard.lock() {
+                out.extend(current.iter().filter_map(pick));
+            }
         }
         (in_flight, out)
     }
@@ -170,5 +193,34 @@ pub async fn flush_loop(
     }
     if let Err(e) = recorder.flush(&store, &catalog).await {
         tracing::error!(error = %e, "final usage flush failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn counts_of_many_keys_across_shards_are_all_taken_once() {
+        let recorder = Recorder::new(true);
+        let now = Millis::now();
+        let ids: Vec<Arc<str>> = (0..100).map(|i| Arc::from(format!("key_{i:020}"))).collect();
+        for (i, id) in ids.iter().enumerate() {
+            for _ in 0..=i {
+                recorder.record(id, Code::Valid, std::iter::empty(), now);
+            }
+            recorder.record(id, Code::InsufficientScope, std::iter::empty(), now);
+        }
+        let (guard, seen) = recorder.unflushed_of(|_| true).await;
+        drop(guard);
+        assert_eq!(seen.len(), 100);
+        let taken = recorder.take_current();
+        assert_eq!(taken.len(), 100);
+        for (i, id) in ids.iter().enumerate() {
+            let hour = now.0 - now.0.rem_euclid(HOUR_MS);
+            let bucket = &taken[&(id.clone(), hour)];
+            assert_eq!((bucket.allowed, bucket.denied), (i as u64 + 1, 1));
+        }
+        assert!(recorder.take_current().is_empty());
     }
 }
