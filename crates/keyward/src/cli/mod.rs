@@ -91,13 +91,18 @@ fn init_logging() {
 
 /// Reads and validates a catalog file; errors are `file:line:col: message`.
 pub(crate) fn load_catalog(path: &Path) -> Result<Catalog, String> {
-    let label = path.display().to_string();
+    let source = read_catalog(path)?;
+    Catalog::from_toml(&path.display().to_string(), &source).map_err(|e| e.to_string())
+}
+
+/// A catalog file's text, or why it cannot be read (prefixed by its name).
+pub(crate) fn read_catalog(path: &Path) -> Result<String, String> {
+    let label = path.display();
     let source = std::fs::read(path).map_err(|e| format!("{label}: cannot read the catalog: {e}"))?;
-    let source = String::from_utf8(source).map_err(|e| {
+    String::from_utf8(source).map_err(|e| {
         format!(
             "{label}: the catalog is not UTF-8 (invalid byte at offset {})",
             e.utf8_error().valid_up_to()
         )
-    })?;
-    Catalog::from_toml(&label, &source).map_err(|e| e.to_string())
+    })
 }

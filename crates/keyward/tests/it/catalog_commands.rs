@@ -42,6 +42,48 @@ fn validate_rejects_files_that_are_not_utf8() {
 }
 
 #[test]
+fn validate_takes_several_files_and_answers_json_for_ci() {
+    let (_bad_dir, bad) = temp_catalog("[api]\nname = \"x\"\nkey_prefix = \"kwm\"\n");
+    let good = example("coldsend");
+    let out = keyward(&["catalog", "validate", &good, &bad, "/nonexistent/k.toml"]);
+    assert_eq!(out.status.code(), Some(1), "one bad file fails the whole run");
+    assert!(
+        stdout(&out).contains(&format!("{good}: ok: 3 resources")),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains(&format!("{bad}:3:14: key_prefix `kwm`")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("/nonexistent/k.toml: cannot read the catalog"));
+    let out = keyward(&["catalog", "validate", "--json", &good, &bad, "/nonexistent/k.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let reports: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(reports[0]["file"], good);
+    assert_eq!(reports[0]["valid"], true);
+    assert_eq!(reports[0]["scopes"], 12);
+    assert_eq!(reports[0]["errors"], serde_json::json!([]));
+    assert_eq!(reports[1]["valid"], false);
+    let reserved = reports[1]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["message"].as_str().unwrap().contains("reserved"))
+        .unwrap();
+    assert_eq!(
+        (reserved["line"].as_u64(), reserved["column"].as_u64()),
+        (Some(3), Some(14))
+    );
+    assert_eq!(reports[2]["errors"][0]["line"], serde_json::Value::Null);
+    let all_good = keyward(&["catalog", "validate", "--json", &good, &example("atender")]);
+    assert_eq!(all_good.status.code(), Some(0));
+    let missing = keyward(&["catalog", "validate"]);
+    assert_eq!(missing.status.code(), Some(2), "no file is a usage error");
+}
+
+#[test]
 fn export_json_typescript_and_markdown() {
     let atender = example("atender");
     let json = keyward(&["catalog", "export", &atender, "--format", "json"]);
