@@ -225,6 +225,12 @@ impl Verifier {
         }
     }
 
+    /// How many key records the cache holds now.
+    pub fn cached_keys(&self) -> u64 {
+        self.keys.run_pending_tasks();
+        self.keys.entry_count()
+    }
+
     pub fn catalog(&self) -> &Arc<Catalog> {
         &self.catalog
     }
