@@ -12,6 +12,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/postgres.rs"]
+mod postgres;
+
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -64,10 +67,6 @@ fn resident_bytes() -> u64 {
     kb * 1024
 }
 
-fn postgres_admin_url() -> String {
-    std::env::var("KEYWARD_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
 const INSERT: &str = "INSERT INTO keys (id, account, name, environment, scopes, hash, start, metadata, created_at, created_by) \
                       VALUES ($1, $2, 'Production Backend', 'live', '[\"campaigns:read\",\"leads:all\"]', $3, $4, '{}', $5, 'management_key:mk_bench')";
 
@@ -110,21 +109,7 @@ async fn fill_sqlite(path: &std::path::Path, keys: &[(String, Vec<u8>, String)])
 }
 
 async fn stored_postgres(keys: &[(String, Vec<u8>, String)]) -> u64 {
-    let admin_url = postgres_admin_url();
-    let admin = sqlx::PgPool::connect(&admin_url)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL is unreachable at {admin_url}: {e}"));
-    let name = "keyward_bench_memory";
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let (base, _) = admin_url.rsplit_once('/').unwrap();
-    let url = format!("{base}/{name}");
+    let url = postgres::fresh_database("keyward_bench_memory").await;
     let store = Store::open_postgres(&url).await.unwrap();
     store.close().await;
     let pool = sqlx::PgPool::connect(&url).await.unwrap();

@@ -8,6 +8,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/postgres.rs"]
+mod postgres;
+
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -25,10 +28,6 @@ use tower::ServiceExt;
 
 const KEYS: i64 = 10_000;
 const REVOKED: i64 = 1_000;
-
-fn postgres_admin_url() -> String {
-    std::env::var("KEYWARD_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
 
 /// 10,000 keys of `acme` (the last 1,000 revoked) with an hour of usage
 /// each, written by SQL (the service would take minutes).
@@ -79,21 +78,7 @@ async fn setup(kind: &str) -> Setup {
         pool.close().await;
         (store, Some(dir))
     } else {
-        let admin_url = postgres_admin_url();
-        let admin = sqlx::PgPool::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL is unreachable at {admin_url}: {e}"));
-        let name = "keyward_bench_pages";
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        let (base, _) = admin_url.rsplit_once('/').unwrap();
-        let url = format!("{base}/{name}");
+        let url = postgres::fresh_database("keyward_bench_pages").await;
         let store = Store::open_postgres(&url).await.unwrap();
         let pool = sqlx::PgPool::connect(&url).await.unwrap();
         for sql in BULK {

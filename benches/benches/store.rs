@@ -10,6 +10,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/postgres.rs"]
+mod postgres;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,10 +27,6 @@ const KNOWN: usize = 100;
 fn catalog() -> Arc<Catalog> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/catalogs/coldsend.toml");
     Arc::new(Catalog::from_toml(path, &std::fs::read_to_string(path).unwrap()).unwrap())
-}
-
-fn postgres_admin_url() -> String {
-    std::env::var("KEYWARD_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
 struct Setup {
@@ -65,20 +64,7 @@ async fn setup(store_kind: &str, n: u64) -> Setup {
         bulk_load("sqlite", &format!("sqlite://{}", path.display()), n - KNOWN as u64).await;
         (store, Some(dir))
     } else {
-        let admin_url = postgres_admin_url();
-        let admin = sqlx::PgPool::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL is unreachable at {admin_url}: {e}"));
-        let name = format!("keyward_bench_{n}");
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+        let url = postgres::fresh_database(&format!("keyward_bench_{n}")).await;
         let store = Store::open_postgres(&url).await.unwrap();
         bulk_load("postgres", &url, n - KNOWN as u64).await;
         (store, None)
