@@ -1,9 +1,10 @@
 //! `keyward admin create-key|list-keys|revoke-key`: management keys, directly
-//! on the database (also how a PostgreSQL deployment gets its first one).
+//! on the database (also how a PostgreSQL deployment gets its first one);
+//! `admin migrate` and `admin backup`: upgrades and copies of the store.
 
 use clap::Subcommand;
 
-use super::context::{cli_actor, finish, open_store, runtime, table, Failure, StoreArgs};
+use super::context::{bad_input, cli_actor, finish, open_store, runtime, table, Failure, StoreArgs};
 use crate::keys::management::{create_management_key, revoke_management_key};
 use crate::keys::KeyError;
 use crate::keys::{AccountId, KeyName};
@@ -29,6 +30,15 @@ pub enum AdminCommand {
     RevokeKey {
         /// The management key's id (`mk_...`).
         id: String,
+    },
+    /// Apply the schema migrations this version needs, then exit (`serve`
+    /// applies them too; nodes wait for each other).
+    Migrate,
+    /// Copy the embedded SQLite database to FILE while keyward serves
+    /// (a consistent snapshot; PostgreSQL: use pg_dump).
+    Backup {
+        /// Where the copy goes; must not exist yet.
+        file: std::path::PathBuf,
     },
 }
 
@@ -84,6 +94,25 @@ async fn execute(store: &crate::store::Store, command: AdminCommand) -> Result<(
         AdminCommand::RevokeKey { id } => {
             let revoked = revoke_management_key(store, &id, &actor).await?;
             println!("revoked {} ({})", revoked.id, revoked.name);
+        }
+        AdminCommand::Migrate => {
+            let version = store.schema_version().await.map_err(KeyError::from)?;
+            println!("schema at version {version}");
+        }
+        AdminCommand::Backup { file } => {
+            if !store.is_embedded() {
+                return Err(bad_input(
+                    "admin backup copies the embedded SQLite database; back PostgreSQL up with pg_dump",
+                ));
+            }
+            if file.exists() {
+                return Err(bad_input(format!("{} exists: choose a new file", file.display())));
+            }
+            let target = file
+                .to_str()
+                .ok_or_else(|| bad_input(format!("{}: the file name must be UTF-8", file.display())))?;
+            store.backup_sqlite(target).await.map_err(KeyError::from)?;
+            println!("backed up to {}", file.display());
         }
     }
     Ok(())

@@ -11,7 +11,7 @@ use keyward_scopes::Catalog;
 use super::EXIT_BAD_INPUT;
 use crate::keys::KeyError;
 use crate::services::Services;
-use crate::store::{Location, Store};
+use crate::store::{Location, Pooler, PostgresSettings, Store};
 
 /// The catalog used when there is neither `--config` nor `./keyward.toml`.
 pub const DEMO_CATALOG: &str = include_str!("../../../../examples/catalogs/coldsend.toml");
@@ -26,11 +26,23 @@ pub struct StoreArgs {
     /// A PostgreSQL URL (`postgres://...`); the embedded SQLite when absent.
     #[arg(long, env = "KEYWARD_DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
+    /// What stands in front of PostgreSQL on the database URL: `none`, or
+    /// `transaction` for a pooler in transaction mode (PgBouncer).
+    #[arg(long, env = "KEYWARD_DATABASE_POOLER", value_enum, default_value_t = Pooler::None, global = true)]
+    pub database_pooler: Pooler,
 }
+
+/// A command makes a few statements one after another: two connections.
+const CLI_DATABASE_CONNECTIONS: u32 = 2;
 
 impl StoreArgs {
     pub fn location(&self) -> Result<Location, String> {
-        Location::new(&self.data_dir, self.database_url.as_deref())
+        let settings = PostgresSettings {
+            listener_url: None,
+            pooler: self.database_pooler,
+            max_connections: CLI_DATABASE_CONNECTIONS,
+        };
+        Location::new(&self.data_dir, self.database_url.as_deref(), settings)
     }
 }
 

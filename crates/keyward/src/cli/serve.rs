@@ -144,7 +144,11 @@ async fn shutdown_signal() {
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let (catalog, config) = load(&args)?;
     let catalog = Arc::new(catalog);
-    let location = Location::new(&config.data_dir, config.database_url.as_deref())?;
+    let location = Location::new(
+        &config.data_dir,
+        config.database_url.as_deref(),
+        config.postgres.clone(),
+    )?;
     let store = Store::open(&location)
         .await
         .map_err(|e| format!("{e} ({location:?})"))?;

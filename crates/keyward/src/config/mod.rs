@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::keys::Grace;
-use crate::store::redact_url;
+use crate::store::{redact_url, Pooler, PostgresSettings, DEFAULT_DATABASE_MAX_CONNECTIONS};
 use crate::verify::CacheSettings;
 
 pub mod pages;
@@ -36,6 +36,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
+    /// How PostgreSQL is reached (listener, pooler, pool size).
+    pub postgres: PostgresSettings,
     pub forward_auth_headers: HeaderFamily,
     pub cache: CacheSettings,
     pub usage: bool,
@@ -116,6 +118,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field("postgres", &self.postgres)
             .field("forward_auth_headers", &self.forward_auth_headers)
             .field("cache", &self.cache)
             .field("usage", &self.usage)
@@ -136,6 +139,9 @@ pub struct ServerTable {
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
+    pub database_listener_url: Option<String>,
+    pub database_pooler: Option<Pooler>,
+    pub database_max_connections: Option<u32>,
     pub forward_auth_headers: Option<HeaderFamily>,
     pub cache_ttl_seconds: Option<u64>,
     pub cache_capacity: Option<u64>,
@@ -191,6 +197,17 @@ pub struct ServerFlags {
     /// PostgreSQL URL; the embedded SQLite when absent.
     #[arg(long, env = "KEYWARD_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// PostgreSQL URL of the one connection that listens for changes:
+    /// direct or session-pooled (default: the database URL).
+    #[arg(long, env = "KEYWARD_DATABASE_LISTENER_URL", hide_env_values = true)]
+    pub database_listener_url: Option<String>,
+    /// What stands in front of PostgreSQL on the database URL (default none).
+    #[arg(long, env = "KEYWARD_DATABASE_POOLER", value_enum)]
+    pub database_pooler: Option<Pooler>,
+    /// Connections each node keeps to PostgreSQL, besides its listener
+    /// (default 8: ten nodes fit max_connections = 100).
+    #[arg(long, env = "KEYWARD_DATABASE_MAX_CONNECTIONS")]
+    pub database_max_connections: Option<u32>,
     /// Which header family forward-auth trusts.
     #[arg(long, env = "KEYWARD_FORWARD_AUTH_HEADERS", value_enum)]
     pub forward_auth_headers: Option<HeaderFamily>,
@@ -355,6 +372,25 @@ impl ServerConfig {
             Some(text) => Grace::parse(&text).map_err(|e| format!("max_rotation_grace: {e}"))?,
         };
         let verify_token = flags.verify_token.map(|t| VerifyToken::parse(&t)).transpose()?;
+        let database_url = flags.database_url.or(file.database_url);
+        let postgres = PostgresSettings {
+            listener_url: flags.database_listener_url.or(file.database_listener_url),
+            pooler: flags.database_pooler.or(file.database_pooler).unwrap_or_default(),
+            max_connections: positive(
+                flags.database_max_connections,
+                file.database_max_connections,
+                DEFAULT_DATABASE_MAX_CONNECTIONS,
+                "database_max_connections",
+                1000,
+            )?,
+        };
+        if database_url.is_some() && postgres.pooler == Pooler::Transaction && postgres.listener_url.is_none() {
+            return Err(
+                "database_pooler = \"transaction\" needs database_listener_url: LISTEN does not work through \
+                        a transaction pooler, so the change feed needs a direct or session-pooled connection"
+                    .to_owned(),
+            );
+        }
         let pages = PageSettings::parse(RawPageSettings {
             public_url: flags.public_url.or(file.public_url),
             trusted_proxies: flags.trusted_proxies.or(file.trusted_proxies),
@@ -377,7 +413,8 @@ impl ServerConfig {
                 .data_dir
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from("keyward-data")),
-            database_url: flags.database_url.or(file.database_url),
+            database_url,
+            postgres,
             forward_auth_headers: flags
                 .forward_auth_headers
                 .or(file.forward_auth_headers)
@@ -400,6 +437,34 @@ impl ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postgres_settings_layer_and_a_transaction_pooler_needs_a_listener() {
+        let file: ServerTable = toml::from_str(
+            "database_url = \"postgres://k:secret@bouncer/k\"\ndatabase_pooler = \"transaction\"\n\
+             database_listener_url = \"postgres://k:secret2@db/k\"\ndatabase_max_connections = 4",
+        )
+        .unwrap();
+        let flags = ServerFlags {
+            database_max_connections: Some(3),
+            ..ServerFlags::default()
+        };
+        let c = ServerConfig::layered(file, flags).unwrap();
+        assert_eq!(c.postgres.pooler, Pooler::Transaction);
+        assert_eq!(c.postgres.max_connections, 3);
+        assert_eq!(c.postgres.listener_url.as_deref(), Some("postgres://k:secret2@db/k"));
+        assert!(!format!("{c:?}").contains("secret"), "{c:?}");
+
+        let file: ServerTable =
+            toml::from_str("database_url = \"postgres://bouncer/k\"\ndatabase_pooler = \"transaction\"").unwrap();
+        let e = ServerConfig::layered(file, ServerFlags::default()).unwrap_err();
+        assert!(e.contains("database_listener_url"), "{e}");
+        let file: ServerTable = toml::from_str("database_max_connections = 0").unwrap();
+        assert!(ServerConfig::layered(file, ServerFlags::default()).is_err());
+        let c = ServerConfig::layered(ServerTable::default(), ServerFlags::default()).unwrap();
+        assert_eq!(c.postgres, PostgresSettings::default());
+        assert_eq!(c.postgres.max_connections, 8);
+    }
 
     #[test]
     fn flags_win_over_the_file_which_wins_over_defaults() {

@@ -53,21 +53,21 @@ impl Store {
 
     /// Sends a heartbeat on [`HEARTBEAT_CHANNEL`] (PostgreSQL only).
     pub async fn heartbeat(&self) -> Result<(), StoreError> {
-        if let Backend::Postgres(pool) = &self.backend {
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(HEARTBEAT_CHANNEL)
-                .execute(pool)
-                .await?;
+        if self.is_embedded() {
+            return Ok(());
         }
+        on_backend!(self, pool => {
+            sqlx::query("SELECT pg_notify($1, '')").bind(HEARTBEAT_CHANNEL).execute(pool).await?;
+        });
         Ok(())
     }
 
-    /// A PostgreSQL listener on the change and heartbeat channels (`None`
-    /// on SQLite).
+    /// A PostgreSQL listener on the change and heartbeat channels, on its
+    /// own connection (`database_listener_url`); `None` on SQLite.
     pub async fn listen(&self) -> Result<Option<PgListener>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(_) => Ok(None),
-            Backend::Postgres(pool) => {
+        match (&self.backend, &self.listener) {
+            (Backend::Sqlite(_), _) | (_, None) => Ok(None),
+            (Backend::Postgres(_), Some(pool)) => {
                 let mut listener = PgListener::connect_with(pool).await?;
                 listener.listen_all([CHANNEL, HEARTBEAT_CHANNEL]).await?;
                 Ok(Some(listener))

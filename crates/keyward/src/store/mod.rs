@@ -9,11 +9,23 @@
 //!
 //! The store never sees a key's plaintext: only its SHA-256 digest.
 
-/// Runs the same code on whichever pool the store has.
+/// Runs the same code on whichever pool the store has. Through a
+/// transaction pooler the code runs in a transaction of its own (see
+/// [`Store::begin_pooled`]), so that its statements stay on one server
+/// connection.
 macro_rules! on_backend {
     ($store:expr, $pool:ident => $body:expr) => {
         match &$store.backend {
             $crate::store::Backend::Sqlite($pool) => $body,
+            $crate::store::Backend::Postgres(pool) if $store.transaction_pooled => {
+                let mut tx = $crate::store::Store::begin_pooled(pool).await?;
+                let out = {
+                    let $pool = &mut *tx;
+                    $body
+                };
+                tx.commit().await?;
+                out
+            }
             $crate::store::Backend::Postgres($pool) => $body,
         }
     };
@@ -35,7 +47,11 @@ macro_rules! write_tx {
                 out
             }
             $crate::store::Backend::Postgres(pool) => {
-                let mut $tx = pool.begin().await?;
+                let mut $tx = if $store.transaction_pooled {
+                    $crate::store::Store::begin_pooled(pool).await?
+                } else {
+                    pool.begin().await?
+                };
                 let $lock = " FOR UPDATE";
                 let out = $body;
                 $tx.commit().await?;
@@ -114,10 +130,29 @@ impl From<sqlx::Error> for StoreError {
             E::Database(db) if is_transient(database_of(db.as_ref()), db.code().as_deref()) => {
                 StoreError::Unavailable(e)
             }
-            E::Database(_) => StoreError::Refused(e),
+            E::Database(db) => {
+                if matches!(db.code().as_deref(), Some("26000" | "42P05")) && db.message().contains("sqlx_s_") {
+                    hint_transaction_pooler();
+                }
+                StoreError::Refused(e)
+            }
             _ => StoreError::Unexpected(e),
         }
     }
+}
+
+/// A prepared statement of ours missing or already there means a
+/// transaction pooler moved us to another server connection: say what to
+/// set (once).
+fn hint_transaction_pooler() {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        tracing::error!(
+            "PostgreSQL lost this connection's prepared statements: a pooler in transaction mode \
+             (PgBouncer pool_mode = transaction) stands in front of it; set database_pooler = \"transaction\" \
+             and database_listener_url to a direct connection"
+        );
+    });
 }
 
 /// Which database an error came from: their codes overlap (PostgreSQL's
@@ -176,13 +211,68 @@ pub struct Store {
     /// instead of sleeping in SQLite's busy handler (which only arbitrates
     /// between processes now).
     pub(crate) sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+    /// PostgreSQL is reached through a transaction pooler.
+    pub(crate) transaction_pooled: bool,
+    /// PostgreSQL: the pool of the one connection that listens for changes.
+    listener: Option<PgPool>,
+}
+
+/// What stands between keyward and PostgreSQL on `database_url`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooler {
+    /// PostgreSQL itself, or a pooler in session mode.
+    #[default]
+    None,
+    /// A pooler in transaction mode (PgBouncer `pool_mode = transaction`):
+    /// a server connection lasts one transaction, so every statement runs in
+    /// one and no prepared statement outlives it; LISTEN goes through
+    /// `database_listener_url`.
+    Transaction,
+}
+
+/// How keyward connects to PostgreSQL (DESIGN.md section 7).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresSettings {
+    /// The one connection that LISTENs for changes: direct or
+    /// session-pooled. `None`: `database_url` (refused with a transaction
+    /// pooler).
+    pub listener_url: Option<String>,
+    pub pooler: Pooler,
+    /// The pool's size on `database_url` (the listener is one more).
+    pub max_connections: u32,
+}
+
+/// Ten nodes with their listeners (10 x (8 + 1)) fit PostgreSQL's default
+/// `max_connections` of 100 with its 3 reserved connections to spare.
+pub const DEFAULT_DATABASE_MAX_CONNECTIONS: u32 = 8;
+
+impl Default for PostgresSettings {
+    fn default() -> Self {
+        PostgresSettings {
+            listener_url: None,
+            pooler: Pooler::None,
+            max_connections: DEFAULT_DATABASE_MAX_CONNECTIONS,
+        }
+    }
+}
+
+impl std::fmt::Debug for PostgresSettings {
+    /// URLs may carry a password: never print one.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresSettings")
+            .field("listener_url", &self.listener_url.as_deref().map(redact_url))
+            .field("pooler", &self.pooler)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
 }
 
 /// Where the store is: the embedded SQLite file or a PostgreSQL URL.
 #[derive(Clone)]
 pub enum Location {
     Embedded { data_dir: PathBuf },
-    Postgres { url: String },
+    Postgres { url: String, settings: PostgresSettings },
 }
 
 impl std::fmt::Debug for Location {
@@ -190,7 +280,7 @@ impl std::fmt::Debug for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Location::Embedded { data_dir } => write!(f, "Embedded({})", data_dir.display()),
-            Location::Postgres { url } => write!(f, "Postgres({})", redact_url(url)),
+            Location::Postgres { url, settings } => write!(f, "Postgres({}, {settings:?})", redact_url(url)),
         }
     }
 }
@@ -232,12 +322,15 @@ impl Location {
     /// The embedded SQLite database in `data_dir`, or PostgreSQL at
     /// `database_url`. A `sqlite:` URL is refused rather than ignored: the
     /// embedded database is chosen by giving no URL.
-    pub fn new(data_dir: &Path, database_url: Option<&str>) -> Result<Location, String> {
+    pub fn new(data_dir: &Path, database_url: Option<&str>, settings: PostgresSettings) -> Result<Location, String> {
         match database_url {
             Some(url) if url.starts_with("sqlite:") => Err(format!(
                 "database URL `{url}`: the embedded SQLite database is chosen by giving no database URL; its directory is --data-dir"
             )),
-            Some(url) => Ok(Location::Postgres { url: url.to_owned() }),
+            Some(url) => Ok(Location::Postgres {
+                url: url.to_owned(),
+                settings,
+            }),
             None => Ok(Location::Embedded {
                 data_dir: data_dir.to_owned(),
             }),
@@ -254,7 +347,7 @@ impl Store {
     pub async fn open(location: &Location) -> Result<Store, StoreError> {
         match location {
             Location::Embedded { data_dir } => Store::open_sqlite(&data_dir.join(SQLITE_FILE)).await,
-            Location::Postgres { url } => Store::open_postgres(url).await,
+            Location::Postgres { url, settings } => Store::open_postgres_with(url, settings).await,
         }
     }
 
@@ -287,24 +380,82 @@ impl Store {
         Ok(Store {
             backend: Backend::Sqlite(pool),
             sqlite_writer: Arc::default(),
+            transaction_pooled: false,
+            listener: None,
         })
     }
 
-    /// Connects to PostgreSQL and migrates the database.
+    /// Connects to PostgreSQL with the default settings and migrates the
+    /// database.
     pub async fn open_postgres(url: &str) -> Result<Store, StoreError> {
-        let options = PgConnectOptions::from_str(url)?;
+        Store::open_postgres_with(url, &PostgresSettings::default()).await
+    }
+
+    /// Connects to PostgreSQL and migrates the database. The listener's
+    /// connection is made when the change feed first listens.
+    pub async fn open_postgres_with(url: &str, settings: &PostgresSettings) -> Result<Store, StoreError> {
+        let transaction_pooled = settings.pooler == Pooler::Transaction;
+        let mut options = PgConnectOptions::from_str(url)?;
+        if transaction_pooled {
+            // No statement is cached across transactions (the next one may
+            // run on another server connection), and no startup parameter
+            // PgBouncer refuses unless told to ignore it.
+            options = options.statement_cache_capacity(0).extra_float_digits(None);
+        }
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(settings.max_connections)
             // During an outage a management request answers 503 within
             // this (connecting included), not after a client's timeout.
             .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        migrate_postgres(&pool, transaction_pooled).await?;
+        let listener_options = match &settings.listener_url {
+            Some(listener_url) => PgConnectOptions::from_str(listener_url)?,
+            None => PgConnectOptions::from_str(url)?,
+        };
+        // The listener reconnects through this pool of one, which never
+        // expires its connection.
+        let listener = PgPoolOptions::new()
+            .max_connections(1)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
+            .connect_lazy_with(listener_options);
         Ok(Store {
             backend: Backend::Postgres(pool),
             sqlite_writer: Arc::default(),
+            transaction_pooled,
+            listener: Some(listener),
         })
+    }
+
+    /// A transaction through a transaction pooler. Its first statement
+    /// drops the prepared statements an earlier client left on this server
+    /// connection: statements are named per client connection
+    /// (`sqlx_s_1`...), so another client's leftovers would collide.
+    pub(crate) async fn begin_pooled(pool: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        pool.begin_with("BEGIN; DEALLOCATE ALL").await
+    }
+
+    /// The newest migration applied.
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        let version: Option<i64> = on_backend!(self, pool => sqlx::query_scalar(
+            "SELECT MAX(version) FROM _sqlx_migrations WHERE success"
+        )
+        .fetch_one(pool)
+        .await?);
+        Ok(version.unwrap_or(0))
+    }
+
+    /// Writes a consistent copy of the SQLite database to `file` (`VACUUM
+    /// INTO`: a read transaction, so writers go on; the copy is compact and
+    /// needs no WAL file beside it).
+    pub async fn backup_sqlite(&self, file: &str) -> Result<(), StoreError> {
+        if let Backend::Sqlite(pool) = &self.backend {
+            sqlx::query("VACUUM INTO $1").bind(file).execute(pool).await?;
+        }
+        Ok(())
     }
 
     pub fn is_embedded(&self) -> bool {
@@ -318,8 +469,40 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        on_backend!(self, pool => pool.close().await);
+        match &self.backend {
+            Backend::Sqlite(pool) => pool.close().await,
+            Backend::Postgres(pool) => pool.close().await,
+        }
+        if let Some(listener) = &self.listener {
+            listener.close().await;
+        }
     }
+}
+
+/// The advisory lock every node takes to migrate: one node migrates, the
+/// others wait and then find nothing to do.
+const MIGRATION_LOCK: i64 = 0x006b_6579_7761_7264; // "keyward" in ASCII
+
+/// Applies the migrations in one transaction that holds a transaction-scoped
+/// advisory lock: unlike a session lock (sqlx's own), it works through a
+/// transaction pooler and is released however the transaction ends.
+/// PostgreSQL's DDL is transactional, so an upgrade applies whole or not
+/// at all.
+async fn migrate_postgres(pool: &PgPool, transaction_pooled: bool) -> Result<(), StoreError> {
+    let mut tx = if transaction_pooled {
+        Store::begin_pooled(pool).await?
+    } else {
+        pool.begin().await?
+    };
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let mut migrator = sqlx::migrate!("./migrations/postgres");
+    migrator.set_locking(false);
+    migrator.run(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The account filter of a scope: `$n::text IS NULL OR account = $n`.
@@ -368,8 +551,13 @@ mod tests {
         );
         let l = Location::Postgres {
             url: "postgres://u:hunter2@db/k".into(),
+            settings: PostgresSettings {
+                listener_url: Some("postgres://u:hunter3@direct/k".into()),
+                ..PostgresSettings::default()
+            },
         };
-        assert!(!format!("{l:?}").contains("hunter2"));
+        let shown = format!("{l:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("hunter3"), "{shown}");
     }
 
     #[test]
@@ -393,10 +581,10 @@ mod tests {
 
     #[test]
     fn a_sqlite_url_is_refused_not_ignored() {
-        let e = Location::new(Path::new("d"), Some("sqlite:./keys.db")).unwrap_err();
+        let e = Location::new(Path::new("d"), Some("sqlite:./keys.db"), PostgresSettings::default()).unwrap_err();
         assert!(e.contains("--data-dir"), "{e}");
         assert!(matches!(
-            Location::new(Path::new("d"), None),
+            Location::new(Path::new("d"), None, PostgresSettings::default()),
             Ok(Location::Embedded { .. })
         ));
     }

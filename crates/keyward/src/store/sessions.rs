@@ -114,6 +114,8 @@ impl Store {
         on_backend!(self, pool => {
             sqlx::query("DELETE FROM web_sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
                 .bind(now.0).bind(idle_cutoff.0).execute(pool).await?;
+        });
+        on_backend!(self, pool => {
             sqlx::query("DELETE FROM portal_tokens WHERE expires_at <= $1").bind(now.0).execute(pool).await?;
         });
         Ok(())

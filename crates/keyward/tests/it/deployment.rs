@@ -36,3 +36,139 @@ fn the_systemd_unit_verifies_without_warnings() {
     assert!(out.status.success(), "{said}");
     assert!(said.trim().is_empty(), "systemd-analyze warns: {said}");
 }
+
+/// docs/DEPLOYMENT.md's SQLite backup: `keyward admin backup` while the
+/// server verifies and creates keys, then a new server on the copy alone
+/// knows every key made before the backup, and what was revoked stays
+/// revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sqlite_backup_taken_under_load_restores_to_a_working_server() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use crate::server::{Options, Server};
+    use crate::support::{Backend, TestStore};
+
+    let t = TestStore::new(Backend::Sqlite).await;
+    let s = Server::start(&t, Options::default()).await;
+    let mut before = Vec::new();
+    for i in 0..20 {
+        before.push(s.create_key(&format!("acct{i}"), &["campaigns:read"]).await);
+    }
+    let (revoked_id, revoked_key) = s.create_key("acme", &["*"]).await;
+    let (status, _) = s
+        .manage(reqwest::Method::POST, &format!("/v1/keys/{revoked_id}/revoke"), None)
+        .await;
+    assert_eq!(status, 200);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut load = Vec::new();
+    for worker in 0..3 {
+        let (client, url, management, keys, stop) = (
+            s.client.clone(),
+            s.url.clone(),
+            s.management_key.clone(),
+            before.clone(),
+            stop.clone(),
+        );
+        load.push(tokio::spawn(async move {
+            let mut made = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let (_, key) = &keys[made % keys.len()];
+                let verified = client
+                    .post(format!("{url}/v1/verify"))
+                    .json(&serde_json::json!({"key": key, "method": "GET", "path": "/api/public/v1/campaigns"}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(verified.status(), 200);
+                let created = client
+                    .post(format!("{url}/v1/keys"))
+                    .bearer_auth(&management)
+                    .json(&serde_json::json!({"account": format!("load{worker}"), "name": "during", "scopes": ["campaigns:read"]}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(created.status(), 201);
+                made += 1;
+            }
+            made
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let backups = tempfile::tempdir().unwrap();
+    let copy = backups.path().join("keyward-backup.db");
+    let data_dir = t.sqlite_dir.as_ref().unwrap().path().to_owned();
+    let out = {
+        let copy = copy.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+                .args(["admin", "backup"])
+                .arg(&copy)
+                .arg("--data-dir")
+                .arg(&data_dir)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut made = 0;
+    for worker in load {
+        made += worker.await.unwrap();
+    }
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(made > 0, "the server was under load");
+    drop(s);
+
+    // Restore: the copy becomes the database of a new data directory.
+    let restored = tempfile::tempdir().unwrap();
+    std::fs::copy(&copy, restored.path().join("keyward.db")).unwrap();
+    let r = Server::start(
+        &t,
+        Options {
+            store_args: Some(vec![
+                "--data-dir".into(),
+                restored.path().to_string_lossy().into_owned(),
+            ]),
+            ..Options::default()
+        },
+    )
+    .await;
+    for (id, key) in &before {
+        assert_eq!(r.code_of(key).await, "VALID", "{id} after restore");
+    }
+    assert_eq!(r.code_of(&revoked_key).await, "REVOKED");
+    // The management key works on the copy too.
+    let (status, body) = r.manage(reqwest::Method::GET, "/v1/keys?account=acct3", None).await;
+    assert_eq!(status, 200, "{body}");
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["admin", "backup"])
+        .arg(&copy)
+        .arg("--data-dir")
+        .arg(restored.path())
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2), "an existing file is never overwritten");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
+}
+
+#[test]
+fn admin_migrate_brings_a_store_to_the_current_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["admin", "migrate", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout);
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .unwrap()
+        .count();
+    assert!(said.starts_with("schema at version "), "{said}");
+    assert!(dir.path().join("keyward.db").exists());
+    assert!(migrations >= 3);
+}

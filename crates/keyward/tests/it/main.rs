@@ -15,6 +15,7 @@ mod layering;
 mod lifecycle;
 mod nodes;
 mod pages;
+mod pgbouncer;
 mod proxies;
 mod race;
 mod server;
