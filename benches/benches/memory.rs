@@ -17,7 +17,6 @@ mod postgres;
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use keyward::keys::format;
@@ -144,7 +143,9 @@ fn main() {
         .build()
         .unwrap();
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/catalogs/coldsend.toml");
-    let catalog = Arc::new(Catalog::from_toml(path, &std::fs::read_to_string(path).unwrap()).unwrap());
+    let catalog = keyward::catalog::LiveCatalog::fixed(
+        Catalog::from_toml(path, &std::fs::read_to_string(path).unwrap()).unwrap(),
+    );
     println!("| keys | cache: heap growth | per cached key (heap) | RSS growth | per cached key (RSS) | SQLite file | per stored key (SQLite) | PostgreSQL `keys` | per stored key (PostgreSQL) | fill time |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in SIZES {
@@ -165,7 +166,7 @@ fn main() {
         let live_before = LIVE.load(Ordering::Relaxed);
         let started = Instant::now();
         for (plaintext, _, _) in &keys {
-            let answer = rt.block_on(verifier.authenticate(plaintext, Millis::now()));
+            let answer = rt.block_on(verifier.authenticate(plaintext, Millis::now(), &verifier.catalog()));
             assert!(matches!(answer, Authentication::Key(..)), "a stored key was not found");
         }
         let fill = started.elapsed();

@@ -95,7 +95,9 @@ async fn setup(kind: &str) -> Setup {
         (store, None)
     };
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/catalogs/coldsend.toml");
-    let catalog = Arc::new(Catalog::from_toml(path, &std::fs::read_to_string(path).unwrap()).unwrap());
+    let catalog = keyward::catalog::LiveCatalog::fixed(
+        Catalog::from_toml(path, &std::fs::read_to_string(path).unwrap()).unwrap(),
+    );
     let config = ServerConfig::layered(ServerTable::default(), ServerFlags::default()).unwrap();
     let verifier = Arc::new(Verifier::new(catalog, store.clone(), &config.cache));
     let services = Services::for_server(&store, &verifier, Arc::new(Recorder::new(true)), &config);

@@ -24,9 +24,9 @@ use keyward_scopes::Catalog;
 const SIZES: [u64; 2] = [10_000, 1_000_000];
 const KNOWN: usize = 100;
 
-fn catalog() -> Arc<Catalog> {
+fn catalog() -> Arc<keyward::catalog::LiveCatalog> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/catalogs/coldsend.toml");
-    Arc::new(Catalog::from_toml(path, &std::fs::read_to_string(path).unwrap()).unwrap())
+    keyward::catalog::LiveCatalog::fixed(Catalog::from_toml(path, &std::fs::read_to_string(path).unwrap()).unwrap())
 }
 
 struct Setup {
@@ -72,7 +72,7 @@ async fn setup(store_kind: &str, n: u64) -> Setup {
     let service = KeyService::new(store.clone(), catalog());
     let mut known = Vec::new();
     for i in 0..KNOWN {
-        let new = NewKey::parse(&format!("acct{i}"), "known", &["campaigns:read"], service.catalog()).unwrap();
+        let new = NewKey::parse(&format!("acct{i}"), "known", &["campaigns:read"], &service.catalog()).unwrap();
         let (_, secret) = service.create(new, "bench", &AccountScope::operator()).await.unwrap();
         known.push(secret.hash());
     }
@@ -122,7 +122,7 @@ fn store(c: &mut Criterion) {
                 b.to_async(&rt).iter(|| {
                     let svc = s.service.clone();
                     async move {
-                        let new = NewKey::parse("acme", "k", &["*"], svc.catalog()).unwrap();
+                        let new = NewKey::parse("acme", "k", &["*"], &svc.catalog()).unwrap();
                         svc.create(new, "bench", &AccountScope::operator()).await.unwrap();
                     }
                 })
@@ -136,7 +136,7 @@ fn store(c: &mut Criterion) {
                             .map(|_| {
                                 let svc = svc.clone();
                                 tokio::spawn(async move {
-                                    let new = NewKey::parse("acme", "k", &["*"], svc.catalog()).unwrap();
+                                    let new = NewKey::parse("acme", "k", &["*"], &svc.catalog()).unwrap();
                                     svc.create(new, "bench", &AccountScope::operator())
                                         .await
                                         .map(|_| ())

@@ -8,7 +8,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use keyward::keys::{AccountScope, KeyService, NewKey};
@@ -24,18 +23,22 @@ fn verify_path(c: &mut Criterion) {
         .build()
         .unwrap();
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/catalogs/coldsend.toml");
-    let catalog = Arc::new(Catalog::from_toml(path, &std::fs::read_to_string(path).unwrap()).unwrap());
+    let catalog = keyward::catalog::LiveCatalog::fixed(
+        Catalog::from_toml(path, &std::fs::read_to_string(path).unwrap()).unwrap(),
+    );
     let dir = tempfile::tempdir().unwrap();
     let store = rt.block_on(Store::open_sqlite(&dir.path().join("k.db"))).unwrap();
     let service = KeyService::new(store.clone(), catalog.clone());
-    let new = NewKey::parse("acme", "k", &["campaigns:read"], &catalog).unwrap();
+    let new = NewKey::parse("acme", "k", &["campaigns:read"], &catalog.current()).unwrap();
     let (_, secret) = rt
         .block_on(service.create(new, "bench", &AccountScope::operator()))
         .unwrap();
     let key = secret.reveal().to_owned();
     let verifier = Verifier::new(catalog, store, &CacheSettings::default());
+    // A request takes the catalog version once, as the handlers do.
+    let version = verifier.catalog();
     let recorder = Recorder::new(true);
-    rt.block_on(verifier.authenticate(&key, Millis::now())); // fill the cache
+    rt.block_on(verifier.authenticate(&key, Millis::now(), &version)); // fill the cache
 
     let mut group = c.benchmark_group("verify_path");
     // The pieces, to see where the whole goes.
@@ -49,23 +52,22 @@ fn verify_path(c: &mut Criterion) {
     group.bench_function("piece_block_on_empty", |b| {
         b.iter(|| rt.block_on(async { black_box(1) }))
     });
-    let Authentication::Key(cached, _) = rt.block_on(verifier.authenticate(&key, Millis::now())) else {
+    let Authentication::Key(cached, _) = rt.block_on(verifier.authenticate(&key, Millis::now(), &version)) else {
         panic!()
     };
     group.bench_function("piece_decide_route", |b| {
         b.iter(|| {
-            verifier
-                .decide(
-                    &cached,
-                    Ask::Route {
-                        method: "GET",
-                        path: black_box("/api/public/v1/campaigns/42"),
-                    },
-                )
-                .0
+            Verifier::decide(
+                &cached,
+                Ask::Route {
+                    method: "GET",
+                    path: black_box("/api/public/v1/campaigns/42"),
+                },
+            )
+            .0
         })
     });
-    let (_, decision) = verifier.decide(
+    let (_, decision) = Verifier::decide(
         &cached,
         Ask::Route {
             method: "GET",
@@ -77,7 +79,10 @@ fn verify_path(c: &mut Criterion) {
             recorder.record(
                 &cached.id_arc,
                 Code::Valid,
-                decision.iter().flat_map(|d| d.required_ids()),
+                decision
+                    .iter()
+                    .flat_map(|d| d.required_ids())
+                    .map(|id| cached.catalog.usage_scope(id)),
                 Millis::now(),
             )
         })
@@ -86,7 +91,9 @@ fn verify_path(c: &mut Criterion) {
         b.iter(|| {
             rt.block_on(async {
                 matches!(
-                    verifier.authenticate(black_box(&key), Millis::now()).await,
+                    verifier
+                        .authenticate(black_box(&key), Millis::now(), &verifier.catalog())
+                        .await,
                     Authentication::Key(..)
                 )
             })
@@ -96,17 +103,26 @@ fn verify_path(c: &mut Criterion) {
         b.iter(|| {
             rt.block_on(async {
                 let now = Millis::now();
-                let Authentication::Key(k, _) = verifier.authenticate(black_box(&key), now).await else {
+                let Authentication::Key(k, _) = verifier.authenticate(black_box(&key), now, &verifier.catalog()).await
+                else {
                     panic!()
                 };
-                let (code, decision) = verifier.decide(
+                let (code, decision) = Verifier::decide(
                     &k,
                     Ask::Route {
                         method: "GET",
                         path: "/api/public/v1/campaigns/42",
                     },
                 );
-                recorder.record(&k.id_arc, code, decision.iter().flat_map(|d| d.required_ids()), now);
+                recorder.record(
+                    &k.id_arc,
+                    code,
+                    decision
+                        .iter()
+                        .flat_map(|d| d.required_ids())
+                        .map(|id| k.catalog.usage_scope(id)),
+                    now,
+                );
                 keyward::http::verify::answer(code, Some(&k), decision.as_ref())
             })
         })

@@ -9,6 +9,7 @@
 //! - `http/`: the API (verification, management, operations);
 //! - `cli/`: the `keyward` command line.
 
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod http;

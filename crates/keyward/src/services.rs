@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use keyward_scopes::Catalog;
+use crate::catalog::LiveCatalog;
 
 use crate::config::ServerConfig;
 use crate::keys::KeyService;
@@ -30,7 +30,7 @@ impl Services {
         recorder: Arc<Recorder>,
         config: &ServerConfig,
     ) -> Services {
-        let catalog = verifier.catalog().clone();
+        let catalog = verifier.live_catalog().clone();
         Services {
             keys: KeyService::new(store.clone(), catalog.clone())
                 .with_listener(verifier.clone())
@@ -43,7 +43,7 @@ impl Services {
 
     /// The command line's: it runs with the database's own credentials and
     /// counts nothing (its usage answers are what servers flushed).
-    pub fn for_cli(store: &Store, catalog: Arc<Catalog>) -> Services {
+    pub fn for_cli(store: &Store, catalog: Arc<LiveCatalog>) -> Services {
         Services {
             keys: KeyService::new(store.clone(), catalog.clone()),
             usage: UsageService::new(Arc::new(Recorder::new(false)), store.clone(), catalog),

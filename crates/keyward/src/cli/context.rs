@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::Args;
 use keyward_scopes::Catalog;
 
 use super::EXIT_BAD_INPUT;
+use crate::catalog::LiveCatalog;
 use crate::keys::KeyError;
 use crate::services::Services;
 use crate::store::{Location, Pooler, PostgresSettings, Store};
@@ -88,7 +88,7 @@ pub async fn open_store(args: &StoreArgs) -> Result<Store, String> {
 /// The services a command uses over the store it names, and the store (to
 /// close it).
 pub async fn services(store: &StoreArgs, catalog: &CatalogArgs) -> Result<(Services, Store), String> {
-    let catalog = Arc::new(catalog.load()?);
+    let catalog = LiveCatalog::fixed(catalog.load()?);
     let store = open_store(store).await?;
     Ok((Services::for_cli(&store, catalog), store))
 }

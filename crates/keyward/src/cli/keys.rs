@@ -221,7 +221,7 @@ async fn execute(services: &Services, command: KeysCommand) -> Result<(), Failur
             let new = NewKey {
                 account: AccountId::parse(&account)?,
                 name: KeyName::parse(&name)?,
-                scopes: Scopes::parse(scopes, svc.catalog())?,
+                scopes: Scopes::parse(scopes, &svc.catalog())?,
                 expires_at,
                 environment,
                 metadata: Metadata::parse(metadata)?,

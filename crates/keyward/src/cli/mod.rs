@@ -97,12 +97,5 @@ pub(crate) fn load_catalog(path: &Path) -> Result<Catalog, String> {
 
 /// A catalog file's text, or why it cannot be read (prefixed by its name).
 pub(crate) fn read_catalog(path: &Path) -> Result<String, String> {
-    let label = path.display();
-    let source = std::fs::read(path).map_err(|e| format!("{label}: cannot read the catalog: {e}"))?;
-    String::from_utf8(source).map_err(|e| {
-        format!(
-            "{label}: the catalog is not UTF-8 (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        )
-    })
+    crate::catalog::reload::read_source(path)
 }

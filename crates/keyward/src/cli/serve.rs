@@ -11,6 +11,7 @@ use clap::Args;
 use keyward_scopes::Catalog;
 
 use super::context::{DEFAULT_CATALOG_FILE, DEMO_CATALOG};
+use crate::catalog::{reload, LiveCatalog};
 use crate::config::{ServerConfig, ServerFlags, ServerTable};
 use crate::http::{self, AppState};
 use crate::keys::management::{insert_management_key, NewManagementKeySecret};
@@ -37,30 +38,50 @@ pub const MANAGEMENT_KEY_FILE: &str = "management-key";
 /// Where `serve` reads `verify_token` from.
 pub const VERIFY_TOKEN_VARIABLE: &str = "KEYWARD_VERIFY_TOKEN";
 
-fn load(args: &ServeArgs) -> Result<(Catalog, ServerConfig), String> {
+/// The catalog a server starts with: from its file (which is then watched
+/// for changes) or the built-in demo.
+struct Loaded {
+    catalog: Catalog,
+    source: String,
+    file: Option<PathBuf>,
+}
+
+fn load(args: &ServeArgs) -> Result<(Loaded, ServerConfig), String> {
     let path = args.config.clone().or_else(|| {
         Path::new(DEFAULT_CATALOG_FILE)
             .exists()
             .then(|| DEFAULT_CATALOG_FILE.into())
     });
-    let (catalog, table) = match path {
+    let (loaded, table) = match path {
         Some(path) => {
-            let catalog = super::load_catalog(&path)?;
+            let source = super::read_catalog(&path)?;
+            let catalog = Catalog::from_toml(&path.display().to_string(), &source).map_err(|e| e.to_string())?;
             for w in catalog.warnings() {
                 eprintln!("{}:{}:{}: warning: {}", path.display(), w.line, w.column, w.message);
             }
-            let source = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            (catalog, ServerTable::from_catalog_source(&path, &source)?)
+            let table = ServerTable::from_catalog_source(&path, &source)?;
+            (
+                Loaded {
+                    catalog,
+                    source,
+                    file: Some(path),
+                },
+                table,
+            )
         }
         None => (
-            Catalog::from_toml("<built-in demo catalog>", DEMO_CATALOG).map_err(|e| e.to_string())?,
+            Loaded {
+                catalog: Catalog::from_toml("<built-in demo catalog>", DEMO_CATALOG).map_err(|e| e.to_string())?,
+                source: DEMO_CATALOG.to_owned(),
+                file: None,
+            },
             ServerTable::default(),
         ),
     };
     let mut flags = args.flags.clone();
     // The verifier credential comes from the environment only.
     flags.verify_token = std::env::var(VERIFY_TOKEN_VARIABLE).ok().filter(|t| !t.is_empty());
-    Ok((catalog, ServerConfig::layered(table, flags)?))
+    Ok((loaded, ServerConfig::layered(table, flags)?))
 }
 
 /// On an empty embedded database: one management key, written to a file
@@ -142,8 +163,8 @@ async fn shutdown_signal() {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
-    let (catalog, config) = load(&args)?;
-    let catalog = Arc::new(catalog);
+    let (loaded, config) = load(&args)?;
+    let catalog = Arc::new(LiveCatalog::new(loaded.catalog, loaded.source.as_bytes()));
     let location = Location::new(
         &config.data_dir,
         config.database_url.as_deref(),
@@ -187,13 +208,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         store.clone(),
         catalog.clone(),
         config.usage_flush_interval,
-        stopped,
+        stopped.clone(),
     ));
+    let reloader = loaded
+        .file
+        .map(|file| tokio::spawn(reload::watch(catalog.clone(), file, loaded.source, stopped)));
     let services = Services::for_server(&store, &verifier, recorder, &config);
     let state = Arc::new(AppState::new(services, verifier, config, address)?);
     println!("keyward listening on http://{address}");
     let _ = std::io::stdout().flush();
-    tracing::info!(%address, api = %catalog.api().name, "serving");
+    tracing::info!(%address, api = %catalog.current().api().name, digest = %catalog.current().digest(), "serving");
     let (stop_serving, serving_stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -206,6 +230,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let _ = stop.send(true);
     let _ = flusher.await;
     let _ = follower.await;
+    if let Some(reloader) = reloader {
+        let _ = reloader.await;
+    }
     store.close().await;
     Ok(())
 }

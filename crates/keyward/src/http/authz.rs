@@ -25,7 +25,7 @@ use super::verify::{detail, names, record_usage};
 use super::AppState;
 use crate::config::HeaderFamily;
 use crate::time::Millis;
-use crate::verify::{Ask, Authentication, Code};
+use crate::verify::{Ask, Authentication, Code, Verifier};
 
 // Header names built once: a lookup by `&str` would parse the name again on
 // every request.
@@ -267,7 +267,7 @@ async fn check(state: &AppState, method: &str, uri: &str, headers: &HeaderMap) -
         );
     };
     let now = Millis::now();
-    let (key, code) = match state.verifier.authenticate(presented, now).await {
+    let (key, code) = match state.verifier.authenticate(presented, now, &catalog).await {
         Authentication::Unavailable => return Problem::unavailable().into_response(),
         Authentication::Rejected(code) => return unauthorized(code, None),
         Authentication::Key(key, code) => (key, code),
@@ -281,7 +281,7 @@ async fn check(state: &AppState, method: &str, uri: &str, headers: &HeaderMap) -
     // they honour), so the key must be allowed both.
     let mut allowed = None;
     for method in std::iter::once(method).chain(overriding) {
-        let (code, decision) = state.verifier.decide(&key, Ask::Route { method, path: uri });
+        let (code, decision) = Verifier::decide(&key, Ask::Route { method, path: uri });
         if code != Code::Valid {
             record_usage(state, &key, code, decision.as_ref(), now);
             let (required, missing) = names(decision.as_ref());

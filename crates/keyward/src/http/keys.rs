@@ -263,7 +263,7 @@ pub async fn create(
     let new = NewKey {
         account: AccountId::parse(&body.account)?,
         name: KeyName::parse(&body.name)?,
-        scopes: Scopes::parse(body.scopes, state.keys.catalog())?,
+        scopes: Scopes::parse(body.scopes, &state.keys.catalog())?,
         expires_at: body.expires_at.as_deref().map(expiry).transpose()?,
         environment: body.environment,
         metadata: Metadata::parse(body.metadata)?,
@@ -331,7 +331,7 @@ pub async fn patch(
         name: body.name.as_deref().map(KeyName::parse).transpose()?,
         scopes: body
             .scopes
-            .map(|s| Scopes::parse(s, state.keys.catalog()))
+            .map(|s| Scopes::parse(s, &state.keys.catalog()))
             .transpose()?,
         expires_at: match body.expires_at {
             None => None,
@@ -435,6 +435,6 @@ pub async fn audit(
 pub async fn catalog(State(state): State<Arc<AppState>>, _manager: Manager) -> impl axum::response::IntoResponse {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        state.catalog_json.clone(),
+        state.published().catalog_json.clone(),
     )
 }

@@ -7,7 +7,8 @@ use axum::http::StatusCode;
 
 use crate::verify::Code;
 use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// Every label a verification can have, resolved once: the hot path then
@@ -44,6 +45,20 @@ pub struct Metrics {
     rendering: std::sync::Mutex<()>,
     cache_hit_ratio: Gauge,
     flush_lag: Gauge,
+    catalog: IntGaugeVec,
+    reloads: IntCounter,
+    reloads_refused: IntCounter,
+}
+
+/// What `/metrics` reads from the rest of the node when scraped.
+pub struct Scrape<'a> {
+    pub cache_hits: u64,
+    pub cache_misses: u64,
+    pub flush_lag: f64,
+    /// The digest of the catalog served.
+    pub catalog_digest: &'a str,
+    /// Catalog reloads done and refused since start.
+    pub reloads: (u64, u64),
 }
 
 impl Metrics {
@@ -75,6 +90,21 @@ impl Metrics {
         registry.register(Box::new(cache_misses.clone()))?;
         registry.register(Box::new(cache_hit_ratio.clone()))?;
         registry.register(Box::new(flush_lag.clone()))?;
+        let catalog = IntGaugeVec::new(
+            Opts::new(
+                "keyward_catalog_info",
+                "The catalog served: 1 for its digest (SHA-256 of the file)",
+            ),
+            &["digest"],
+        )?;
+        let reloads = IntCounter::new("keyward_catalog_reloads_total", "Catalogs reloaded since start")?;
+        let reloads_refused = IntCounter::new(
+            "keyward_catalog_reloads_refused_total",
+            "Catalog reloads refused (the file was not a valid catalog) since start",
+        )?;
+        registry.register(Box::new(catalog.clone()))?;
+        registry.register(Box::new(reloads.clone()))?;
+        registry.register(Box::new(reloads_refused.clone()))?;
         let resolved = LABELS
             .iter()
             .map(|l| (verifications.with_label_values(&[*l]), latency.with_label_values(&[*l])))
@@ -86,6 +116,9 @@ impl Metrics {
             cache_misses,
             cache_hit_ratio,
             flush_lag,
+            catalog,
+            reloads,
+            reloads_refused,
             rendering: std::sync::Mutex::new(()),
         })
     }
@@ -116,13 +149,22 @@ impl Metrics {
         }
     }
 
-    pub fn render(&self, hits: u64, misses: u64, flush_lag: f64) -> String {
+    pub fn render(&self, scrape: &Scrape<'_>) -> String {
+        let (hits, misses) = (scrape.cache_hits, scrape.cache_misses);
         {
             let _one_at_a_time = self.rendering.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (counter, total) in [(&self.cache_hits, hits), (&self.cache_misses, misses)] {
+            for (counter, total) in [
+                (&self.cache_hits, hits),
+                (&self.cache_misses, misses),
+                (&self.reloads, scrape.reloads.0),
+                (&self.reloads_refused, scrape.reloads.1),
+            ] {
                 counter.inc_by(total.saturating_sub(counter.get()));
             }
+            self.catalog.reset();
+            self.catalog.with_label_values(&[scrape.catalog_digest]).set(1);
         }
+        let flush_lag = scrape.flush_lag;
         let total = hits + misses;
         self.cache_hit_ratio
             .set(if total == 0 { 0.0 } else { hits as f64 / total as f64 });

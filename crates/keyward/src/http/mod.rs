@@ -16,6 +16,7 @@ pub mod pages;
 mod params;
 mod portal;
 pub mod problem;
+mod published;
 mod rendered;
 mod schemas;
 pub mod verify;
@@ -27,8 +28,6 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, on, post, MethodFilter};
 use axum::Router;
-
-use axum::body::Bytes;
 
 use crate::config::ServerConfig;
 use crate::keys::KeyService;
@@ -49,10 +48,7 @@ pub struct AppState {
     pub pages: pages::PagesState,
     pub metrics: metrics::Metrics,
     pub config: ServerConfig,
-    /// `GET /v1/catalog`'s answer.
-    pub catalog_json: Bytes,
-    /// `GET /openapi.json`'s answer.
-    pub openapi_json: Bytes,
+    renderings: published::Renderings,
 }
 
 impl AppState {
@@ -65,8 +61,7 @@ impl AppState {
         config: ServerConfig,
         listening: std::net::SocketAddr,
     ) -> Result<AppState, String> {
-        let catalog = verifier.catalog().clone();
-        let openapi_json = Bytes::from(openapi::document(&catalog, &config));
+        let renderings = published::Renderings::new(verifier.catalog(), &config);
         let Services {
             keys,
             usage,
@@ -78,13 +73,17 @@ impl AppState {
             usage,
             readiness,
             sessions,
-            pages: pages::PagesState::new(&catalog, config.pages.clone(), listening),
+            pages: pages::PagesState::new(config.pages.clone(), listening),
             metrics: metrics::Metrics::new().map_err(|e| e.to_string())?,
             config,
-            catalog_json: Bytes::from(keyward_scopes::export::to_json(&catalog)),
-            openapi_json,
+            renderings,
             verifier,
         })
+    }
+
+    /// What is rendered from the catalog served now.
+    pub fn published(&self) -> Arc<published::Published> {
+        self.renderings.of(self.verifier.catalog(), &self.config)
     }
 }
 

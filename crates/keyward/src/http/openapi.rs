@@ -222,7 +222,7 @@ pub async fn openapi_json(
 ) -> impl axum::response::IntoResponse {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        state.openapi_json.clone(),
+        state.published().openapi_json.clone(),
     )
 }
 

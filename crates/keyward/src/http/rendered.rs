@@ -87,12 +87,12 @@ mod tests {
     /// value never becomes a 200 without its header (hole 5).
     #[test]
     fn authz_headers_are_all_or_none() {
-        let catalog = Catalog::from_toml("demo", DEMO_CATALOG).unwrap();
+        let catalog = crate::catalog::LiveCatalog::fixed(Catalog::from_toml("demo", DEMO_CATALOG).unwrap()).current();
         let rec = record("line\nbreak", &["campaigns:read"]);
-        let key = CachedKey::new(rec.clone(), catalog.compile_grants(&rec.scopes));
+        let key = CachedKey::new(rec.clone(), &catalog);
         assert!(Rendered::of(&key.record).headers.is_none());
         let rec = record("acme", &["campaigns:read", "leads:read"]);
-        let key = CachedKey::new(rec.clone(), catalog.compile_grants(&rec.scopes));
+        let key = CachedKey::new(rec.clone(), &catalog);
         let rendered = Rendered::of(&key.record);
         let headers = rendered.headers.as_ref().unwrap();
         let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();

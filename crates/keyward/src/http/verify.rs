@@ -19,7 +19,7 @@ use super::problem::Problem;
 use super::rendered::rendered;
 use super::AppState;
 use crate::time::Millis;
-use crate::verify::{Ask, Authentication, CachedKey, Code};
+use crate::verify::{Ask, Authentication, CachedKey, Code, Verifier};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -132,7 +132,8 @@ pub(super) fn record_usage(
     let scopes = decision
         .filter(|_| code == Code::Valid)
         .into_iter()
-        .flat_map(|d| d.required_ids());
+        .flat_map(|d| d.required_ids())
+        .map(|id| key.catalog.usage_scope(id));
     state.usage.recorder().record(&key.id_arc, code, scopes, now);
 }
 
@@ -163,7 +164,7 @@ pub async fn verify(State(state): State<Arc<AppState>>, body: ApiBytes) -> Resul
         (None, _, _) => None,
     };
     let now = Millis::now();
-    let (key, code) = match state.verifier.authenticate(&req.key, now).await {
+    let (key, code) = match state.verifier.authenticate(&req.key, now, &catalog).await {
         Authentication::Unavailable => {
             state.metrics.observe_unavailable(started);
             return Err(Problem::unavailable().with("valid", json!(false)));
@@ -180,7 +181,7 @@ pub async fn verify(State(state): State<Arc<AppState>>, body: ApiBytes) -> Resul
         _ => Ask::Nothing,
     };
     let (code, decision) = if code == Code::Valid {
-        state.verifier.decide(&key, ask)
+        Verifier::decide(&key, ask)
     } else {
         (code, None)
     };
@@ -213,10 +214,10 @@ mod tests {
     /// every code and for an identity that needs escaping.
     #[tokio::test]
     async fn answers_are_json_with_every_member_escaped() {
-        let catalog = Catalog::from_toml("demo", DEMO_CATALOG).unwrap();
+        let catalog = crate::catalog::LiveCatalog::fixed(Catalog::from_toml("demo", DEMO_CATALOG).unwrap()).current();
         let odd = "acme \"quoted\" \\ \n\u{1} é";
         let rec = record(odd, &["campaigns:read", "leads:read"]);
-        let key = CachedKey::new(rec.clone(), catalog.compile_grants(&rec.scopes));
+        let key = CachedKey::new(rec.clone(), &catalog);
 
         let allowed = catalog.decide_route(&key.grants, "GET", "/api/public/v1/campaigns/42");
         let v = body(answer(Code::Valid, Some(&key), Some(&allowed))).await;

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use keyward_scopes::Catalog;
+use crate::catalog::{CatalogVersion, LiveCatalog};
 use serde_json::{json, Value};
 
 use super::audit::{audit_view, event, key_event, new_id};
@@ -28,7 +28,7 @@ use crate::time::Millis;
 #[derive(Clone)]
 pub struct KeyService {
     store: Store,
-    catalog: Arc<Catalog>,
+    catalog: Arc<LiveCatalog>,
     listener: Option<Arc<dyn KeyChangeListener>>,
     management: ManagementLookups,
     /// The longest rotation grace granted (`max_rotation_grace`).
@@ -36,7 +36,7 @@ pub struct KeyService {
 }
 
 impl KeyService {
-    pub fn new(store: Store, catalog: Arc<Catalog>) -> KeyService {
+    pub fn new(store: Store, catalog: Arc<LiveCatalog>) -> KeyService {
         KeyService {
             store,
             catalog,
@@ -79,8 +79,9 @@ impl KeyService {
         self.max_grace
     }
 
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+    /// The catalog version served now.
+    pub fn catalog(&self) -> Arc<CatalogVersion> {
+        self.catalog.current()
     }
 
     /// The view of a key as shown (status at `now`, stale grants).
@@ -91,7 +92,7 @@ impl KeyService {
 
     /// The grants of a stored key that the loaded catalog no longer defines.
     pub fn stale_scopes<'k>(&self, key: &'k KeyRecord) -> Vec<&'k str> {
-        let compiled = self.catalog.compile_grants(&key.scopes);
+        let compiled = self.catalog().compile_grants(&key.scopes);
         compiled
             .stale()
             .iter()
@@ -102,7 +103,8 @@ impl KeyService {
     /// The environment a new key gets: one the catalog lists, by default
     /// its first.
     fn environment(&self, asked: Option<String>) -> Result<String, KeyError> {
-        let environments = &self.catalog.api().environments;
+        let catalog = self.catalog();
+        let environments = &catalog.api().environments;
         match asked {
             Some(e) if environments.contains(&e) => Ok(e),
             Some(e) => Err(invalid(
@@ -130,7 +132,7 @@ impl KeyService {
         }
         let environment = self.environment(new.environment)?;
         let metadata = new.metadata.into_map();
-        let secret = format::generate(&self.catalog.api().key_prefix, &environment).map_err(StoreError::from)?;
+        let secret = format::generate(&self.catalog().api().key_prefix, &environment).map_err(StoreError::from)?;
         let id = new_id("key")?;
         let row = NewKeyRow {
             id: &id,
@@ -310,7 +312,7 @@ impl KeyService {
         let new_id = new_id("key")?;
         let rotated_event = event(actor, "key.rotated")?;
         let created_event = event(actor, "key.created")?;
-        let prefix = self.catalog.api().key_prefix.clone();
+        let prefix = self.catalog().api().key_prefix.clone();
         let mut secret_slot: Option<KeySecret> = None;
         let result = self
             .store

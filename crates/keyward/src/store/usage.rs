@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use keyward_scopes::Catalog;
+use crate::catalog::LiveCatalog;
 
 use super::{Store, StoreError};
 use crate::usage::{Counts, Window};
@@ -21,7 +21,7 @@ fn count(n: u64) -> i64 {
 
 impl Store {
     /// Adds a batch of counts in one transaction.
-    pub async fn add_usage(&self, counts: &Counts, catalog: &Catalog) -> Result<(), StoreError> {
+    pub async fn add_usage(&self, counts: &Counts, names: &LiveCatalog) -> Result<(), StoreError> {
         write_tx!(self, tx, _lock => {
             for ((key_id, hour), bucket) in counts {
                 sqlx::query(ADD_HOURLY)
@@ -32,10 +32,13 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 for (scope, n) in &bucket.scopes {
+                    let Some(name) = names.usage_scope_name(*scope) else {
+                        continue;
+                    };
                     sqlx::query(ADD_SCOPE)
                         .bind(&**key_id)
                         .bind(*hour)
-                        .bind(catalog.scope_name(*scope))
+                        .bind(&*name)
                         .bind(count(*n))
                         .execute(&mut *tx)
                         .await?;

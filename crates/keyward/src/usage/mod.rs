@@ -10,7 +10,7 @@ pub use report::{Day, Usage, UsageService, Window, Windows};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use keyward_scopes::{Catalog, ScopeId};
+use crate::catalog::{LiveCatalog, UsageScope};
 use rustc_hash::FxHashMap;
 
 use crate::store::{Store, StoreError};
@@ -24,8 +24,8 @@ pub const DAY_MS: i64 = 24 * HOUR_MS;
 pub struct Bucket {
     pub allowed: u64,
     pub denied: u64,
-    /// Concrete scopes exercised by allowed requests, by catalog id.
-    pub scopes: FxHashMap<ScopeId, u64>,
+    /// Concrete scopes exercised by allowed requests.
+    pub scopes: FxHashMap<UsageScope, u64>,
     pub last_allowed: Option<Millis>,
 }
 
@@ -63,7 +63,7 @@ impl Recorder {
 
     /// Counts one verification that identified a key. `scopes` are the
     /// required scopes of an allowed request.
-    pub fn record(&self, key_id: &Arc<str>, code: Code, scopes: impl Iterator<Item = ScopeId>, now: Millis) {
+    pub fn record(&self, key_id: &Arc<str>, code: Code, scopes: impl Iterator<Item = UsageScope>, now: Millis) {
         if !self.enabled || !code.identified() {
             return;
         }
@@ -108,7 +108,7 @@ impl Recorder {
 
     /// Writes everything counted so far. On failure the batch is kept and
     /// retried with the next flush: nothing is lost.
-    pub async fn flush(&self, store: &Store, catalog: &Catalog) -> Result<usize, StoreError> {
+    pub async fn flush(&self, store: &Store, catalog: &LiveCatalog) -> Result<usize, StoreError> {
         let taken = self.take_current();
         let mut in_flight = self.in_flight.write().await;
         merge(&mut in_flight, taken);
@@ -178,7 +178,7 @@ fn merge(into: &mut Counts, from: Counts) {
 pub async fn flush_loop(
     recorder: Arc<Recorder>,
     store: Store,
-    catalog: Arc<Catalog>,
+    catalog: Arc<LiveCatalog>,
     interval: Duration,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use keyward_scopes::{Catalog, ScopeId};
+use keyward_scopes::ScopeId;
+
+use crate::catalog::LiveCatalog;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -65,11 +67,11 @@ pub struct Usage {
 pub struct UsageService {
     recorder: Arc<Recorder>,
     store: Store,
-    catalog: Arc<Catalog>,
+    catalog: Arc<LiveCatalog>,
 }
 
 impl UsageService {
-    pub fn new(recorder: Arc<Recorder>, store: Store, catalog: Arc<Catalog>) -> UsageService {
+    pub fn new(recorder: Arc<Recorder>, store: Store, catalog: Arc<LiveCatalog>) -> UsageService {
         UsageService {
             recorder,
             store,
@@ -144,10 +146,11 @@ fn windows(hours: &std::collections::BTreeMap<i64, Window>, now: Millis) -> Wind
 async fn usage(
     recorder: &Recorder,
     store: &Store,
-    catalog: &Catalog,
+    live: &LiveCatalog,
     key: &KeyRecord,
     now: Millis,
 ) -> Result<Usage, StoreError> {
+    let catalog = live.current();
     let since = now.0 - 30 * DAY_MS;
     // Hold the in-flight batch while reading the store so that a batch is
     // counted either as stored or as unflushed, never both.
@@ -163,7 +166,9 @@ async fn usage(
         entry.allowed += bucket.allowed;
         entry.denied += bucket.denied;
         for (id, n) in bucket.scopes {
-            *scopes.entry(catalog.scope_name(id).to_owned()).or_insert(0) += n;
+            if let Some(name) = live.usage_scope_name(id) {
+                *scopes.entry(name.to_string()).or_insert(0) += n;
+            }
         }
         last_used = match (last_used, bucket.last_allowed) {
             (Some(a), Some(b)) => Some(a.max(b)),

@@ -12,6 +12,12 @@
 //! 3. Revocation and expiry are checked against the clock on every request;
 //!    the decision is the compiled engine's subset test.
 //!
+//! A request names the catalog version it uses ([`LiveCatalog`]); a cached
+//! key compiled for another version (the catalog was reloaded) is compiled
+//! again from its record, without a store read, and replaces its entry
+//! unless the key changed meanwhile. So `*`, `resource:*` and bundles
+//! cover a reloaded catalog's new scopes at once.
+//!
 //! Changes reach the cache at once on the node that made them (the key
 //! service tells the verifier, a [`KeyChangeListener`], after each write)
 //! and within a second elsewhere (see [`changes`]). Changes name the
@@ -34,10 +40,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use keyward_scopes::{Catalog, Decision, Grants, Outcome, Requirement};
+use keyward_scopes::{Decision, Grants, Outcome, Requirement};
 use moka::sync::Cache;
 use tokio::sync::Semaphore;
 
+use crate::catalog::{CatalogVersion, LiveCatalog};
 use crate::keys::format::{self, KeyHash};
 use crate::keys::KeyChangeListener;
 use crate::keys::{KeyRecord, Status};
@@ -89,7 +96,9 @@ impl Code {
 /// A key record as the hot path needs it: compiled once per cache fill.
 pub struct CachedKey {
     pub record: KeyRecord,
+    /// Compiled for `catalog`, and meaningful only with it.
     pub grants: Grants,
+    pub catalog: Arc<CatalogVersion>,
     /// The id, shared with usage counters without copying.
     pub id_arc: Arc<str>,
     /// What a front end derives from the record once per cache entry (the
@@ -99,11 +108,13 @@ pub struct CachedKey {
 }
 
 impl CachedKey {
-    pub fn new(record: KeyRecord, grants: Grants) -> CachedKey {
+    /// `record`, its grants compiled for `catalog`.
+    pub fn new(record: KeyRecord, catalog: &Arc<CatalogVersion>) -> CachedKey {
         let id_arc = Arc::from(record.id.as_str());
         CachedKey {
+            grants: catalog.compile_grants(&record.scopes),
+            catalog: catalog.clone(),
             record,
-            grants,
             id_arc,
             attachment: OnceLock::new(),
         }
@@ -170,7 +181,7 @@ impl Default for CacheSettings {
 const MAX_HASHED_BEFORE_FORMAT: usize = 256;
 
 pub struct Verifier {
-    catalog: Arc<Catalog>,
+    catalog: Arc<LiveCatalog>,
     store: Store,
     keys: Cache<KeyHash, Arc<CachedKey>>,
     unknown: Cache<KeyHash, ()>,
@@ -203,7 +214,7 @@ pub struct Stats {
 }
 
 impl Verifier {
-    pub fn new(catalog: Arc<Catalog>, store: Store, settings: &CacheSettings) -> Verifier {
+    pub fn new(catalog: Arc<LiveCatalog>, store: Store, settings: &CacheSettings) -> Verifier {
         let ttl = settings.ttl.min(Duration::from_secs(60));
         Verifier {
             catalog,
@@ -231,30 +242,56 @@ impl Verifier {
         self.keys.entry_count()
     }
 
-    pub fn catalog(&self) -> &Arc<Catalog> {
+    /// The catalog version served now: a request takes it once.
+    pub fn catalog(&self) -> Arc<CatalogVersion> {
+        self.catalog.current()
+    }
+
+    /// The catalog as it changes.
+    pub fn live_catalog(&self) -> &Arc<LiveCatalog> {
         &self.catalog
     }
 
     /// Drops a key from the cache after it changed. A fill of the same key
-    /// in flight will not keep what it read.
+    /// in flight will not keep what it read, nor will a recompilation.
     pub fn forget(&self, hash: &KeyHash) {
-        self.bump();
+        let _fills = self.bump();
         self.keys.invalidate(hash);
         self.unknown.invalidate(hash);
     }
 
     /// Drops everything: when the change feed may have lost changes.
     pub fn forget_all(&self) {
-        self.bump();
+        let _fills = self.bump();
         self.keys.invalidate_all();
         self.unknown.invalidate_all();
     }
 
-    /// A change happened: fills that read before it will not insert. (A
-    /// poisoned lock only means a fill panicked; the bump must happen.)
-    fn bump(&self) {
-        let _fills = self.fill_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    /// A change happened: fills that read before it will not insert. The
+    /// lock is held until the caller has forgotten the key. (A poisoned
+    /// lock only means a fill panicked; the bump must happen.)
+    fn bump(&self) -> std::sync::MutexGuard<'_, ()> {
+        let fills = self.fill_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         self.generation.fetch_add(1, Ordering::SeqCst);
+        fills
+    }
+
+    /// `key` compiled for `catalog`: itself if it was, else compiled again
+    /// from its record; the new entry replaces the old one in the cache
+    /// (when `catalog` is the one served now) unless the key was forgotten
+    /// since it was read.
+    fn for_version(&self, hash: &KeyHash, key: Arc<CachedKey>, catalog: &Arc<CatalogVersion>) -> Arc<CachedKey> {
+        if Arc::ptr_eq(&key.catalog, catalog) {
+            return key;
+        }
+        let fresh = Arc::new(CachedKey::new(key.record.clone(), catalog));
+        if self.catalog.is_current(catalog) {
+            let _fills = self.fill_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if self.keys.get(hash).is_some_and(|cached| Arc::ptr_eq(&cached, &key)) {
+                self.keys.insert(*hash, fresh.clone());
+            }
+        }
+        fresh
     }
 
     /// Inserts what a fill read, unless a change came since `generation`
@@ -294,7 +331,7 @@ impl Verifier {
 
     /// The record of a key not in the cache: from the negative cache or the
     /// store, through the bounded lookups.
-    async fn fetch(&self, hash: KeyHash) -> Result<Option<Arc<CachedKey>>, StoreError> {
+    async fn fetch(&self, hash: KeyHash, catalog: &Arc<CatalogVersion>) -> Result<Option<Arc<CachedKey>>, StoreError> {
         use std::sync::atomic::Ordering::Relaxed;
         if self.unknown.contains_key(&hash) {
             self.stats.cache_hits.fetch_add(1, Relaxed);
@@ -307,7 +344,7 @@ impl Verifier {
             .map_err(|_| StoreError::Busy)?;
         // Another request may have filled the cache while we waited.
         if let Some(found) = self.keys.get(&hash) {
-            return Ok(Some(found));
+            return Ok(Some(self.for_version(&hash, found, catalog)));
         }
         let generation = self.generation.load(Ordering::SeqCst);
         let record = tokio::time::timeout(self.lookup_timeout, self.store.find_key_by_hash(&hash))
@@ -315,10 +352,7 @@ impl Verifier {
             .map_err(|_| StoreError::Busy)??;
         drop(permit);
         self.maybe_pause().await;
-        let found = record.map(|record| {
-            let grants = self.catalog.compile_grants(&record.scopes);
-            Arc::new(CachedKey::new(record, grants))
-        });
+        let found = record.map(|record| Arc::new(CachedKey::new(record, catalog)));
         // A change told after our read may be forgotten already: then what
         // we read may be stale, and is not kept. (This answer still stands:
         // the request overlapped the change.)
@@ -328,8 +362,8 @@ impl Verifier {
 
     /// `MALFORMED`, or `NOT_FOUND` for a management key (a real key, just
     /// never one of these: DESIGN.md section 8), both without any lookup.
-    fn check_format(&self, presented: &str) -> Result<(), Code> {
-        let api = self.catalog.api();
+    fn check_format(presented: &str, catalog: &CatalogVersion) -> Result<(), Code> {
+        let api = catalog.api();
         if format::parse(presented, &api.key_prefix, &api.environments).is_ok() {
             Ok(())
         } else if format::parse_management(presented).is_ok() {
@@ -345,8 +379,9 @@ impl Verifier {
     /// miss the format and checksum are checked (garbage never reaches the
     /// negative cache or the store), then the store is asked. Revocation and
     /// expiry are checked against the clock (`now`, read once per request by
-    /// the caller).
-    pub async fn authenticate(&self, presented: &str, now: Millis) -> Authentication {
+    /// the caller). The key comes back compiled for `catalog`, the
+    /// request's version.
+    pub async fn authenticate(&self, presented: &str, now: Millis, catalog: &Arc<CatalogVersion>) -> Authentication {
         use std::sync::atomic::Ordering::Relaxed;
         // Only strings short enough to be keys are hashed before the format
         // check: a large body of garbage costs no hashing.
@@ -354,13 +389,19 @@ impl Verifier {
         let key = match hash.and_then(|hash| self.keys.get(&hash)) {
             Some(key) => {
                 self.stats.cache_hits.fetch_add(1, Relaxed);
-                key
+                match &hash {
+                    Some(hash) => self.for_version(hash, key, catalog),
+                    None => key,
+                }
             }
             None => {
-                if let Err(code) = self.check_format(presented) {
+                if let Err(code) = Verifier::check_format(presented, catalog) {
                     return Authentication::Rejected(code);
                 }
-                match self.fetch(hash.unwrap_or_else(|| KeyHash::of(presented))).await {
+                match self
+                    .fetch(hash.unwrap_or_else(|| KeyHash::of(presented)), catalog)
+                    .await
+                {
                     Ok(Some(key)) => key,
                     Ok(None) => return Authentication::Rejected(Code::NotFound),
                     Err(e) => {
@@ -386,13 +427,14 @@ impl Verifier {
         Authentication::Key(key, code)
     }
 
-    /// May this (valid) key do what is asked? The decision borrows the key's
+    /// May this (valid) key do what is asked, by the catalog its grants
+    /// were compiled for (the request's)? The decision borrows the key's
     /// compiled grants and allocates nothing.
-    pub fn decide<'a>(&'a self, key: &'a CachedKey, ask: Ask<'a>) -> (Code, Option<Decision<'a>>) {
+    pub fn decide<'a>(key: &'a CachedKey, ask: Ask<'a>) -> (Code, Option<Decision<'a>>) {
         let decision = match ask {
             Ask::Nothing => None,
-            Ask::Scopes(requirement) => Some(self.catalog.decide(&key.grants, requirement)),
-            Ask::Route { method, path } => Some(self.catalog.decide_route(&key.grants, method, path)),
+            Ask::Scopes(requirement) => Some(key.catalog.decide(&key.grants, requirement)),
+            Ask::Route { method, path } => Some(key.catalog.decide_route(&key.grants, method, path)),
         };
         let code = match decision.as_ref().map(Decision::outcome) {
             None | Some(Outcome::Allowed) => Code::Valid,

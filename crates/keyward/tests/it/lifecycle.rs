@@ -140,7 +140,7 @@ async fn grants_are_deduplicated_and_bounded(t: &TestStore) {
     }
     let catalog = Calls(keyward::keys::KeyService::new(
         t.store.clone(),
-        std::sync::Arc::new(keyward_scopes::Catalog::from_toml("many.toml", &source).unwrap()),
+        keyward::catalog::LiveCatalog::fixed(keyward_scopes::Catalog::from_toml("many.toml", &source).unwrap()),
     ));
     let many: Vec<String> = (0..65).map(|i| format!("r{i}:read")).collect();
     let refs: Vec<&str> = many.iter().map(String::as_str).collect();
@@ -441,7 +441,7 @@ async fn a_key_with_a_stale_grant_can_still_be_renamed(t: &TestStore) {
         .join("\n[");
     let newer = Calls(keyward::keys::KeyService::new(
         t.store.clone(),
-        std::sync::Arc::new(keyward_scopes::Catalog::from_toml("newer.toml", &trimmed).unwrap()),
+        keyward::catalog::LiveCatalog::fixed(keyward_scopes::Catalog::from_toml("newer.toml", &trimmed).unwrap()),
     ));
     assert_eq!(newer.stale_scopes(&k), ["sender_accounts:read"]);
     let renamed = newer

@@ -18,6 +18,7 @@ mod pages;
 mod pgbouncer;
 mod proxies;
 mod race;
+mod reload;
 mod server;
 mod service_calls;
 mod slow_clients;

@@ -30,7 +30,7 @@ fn new_key(name: &str) -> NewKey {
 }
 
 async fn code(verifier: &Verifier, key: &str) -> Code {
-    match verifier.authenticate(key, Millis::now()).await {
+    match verifier.authenticate(key, Millis::now(), &verifier.catalog()).await {
         Authentication::Key(_, code) | Authentication::Rejected(code) => code,
         Authentication::Unavailable => panic!("storage unavailable"),
     }
@@ -39,7 +39,7 @@ async fn code(verifier: &Verifier, key: &str) -> Code {
 /// A node: its verifier, and its key service telling the verifier of its
 /// own changes.
 fn node(store: &Store, settings: &CacheSettings) -> (Arc<Verifier>, Calls) {
-    let catalog = Arc::new(catalog_named("coldsend"));
+    let catalog = keyward::catalog::LiveCatalog::fixed(catalog_named("coldsend"));
     let verifier = Arc::new(Verifier::new(catalog.clone(), store.clone(), settings));
     let service = KeyService::new(store.clone(), catalog).with_listener(verifier.clone());
     (verifier, Calls(service))

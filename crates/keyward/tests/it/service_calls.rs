@@ -86,7 +86,7 @@ impl Calls {
         let new = keyward::keys::NewKey {
             account: AccountId::parse(&new.account)?,
             name: KeyName::parse(&new.name)?,
-            scopes: Scopes::parse(new.scopes, self.0.catalog())?,
+            scopes: Scopes::parse(new.scopes, &self.0.catalog())?,
             expires_at: new.expires_at,
             environment: new.environment,
             metadata: Metadata::parse(new.metadata)?,
@@ -132,7 +132,7 @@ impl Calls {
     ) -> Result<KeyRecord, KeyError> {
         let update = keyward::keys::Update {
             name: update.name.as_deref().map(KeyName::parse).transpose()?,
-            scopes: update.scopes.map(|s| Scopes::parse(s, self.0.catalog())).transpose()?,
+            scopes: update.scopes.map(|s| Scopes::parse(s, &self.0.catalog())).transpose()?,
             expires_at: update.expires_at,
         };
         self.0

@@ -1,8 +1,6 @@
 //! Stores for tests: a fresh SQLite file, or a fresh PostgreSQL database
 //! per test (from `KEYWARD_TEST_POSTGRES_URL`), so tests run in parallel.
 
-use std::sync::Arc;
-
 use keyward::keys::KeyService;
 use keyward::store::Store;
 use keyward_scopes::Catalog;
@@ -54,7 +52,10 @@ impl TestStore {
     }
 
     pub fn service(&self, catalog: &str) -> KeyService {
-        KeyService::new(self.store.clone(), Arc::new(catalog_named(catalog)))
+        KeyService::new(
+            self.store.clone(),
+            keyward::catalog::LiveCatalog::fixed(catalog_named(catalog)),
+        )
     }
 
     /// The URL other processes (the CLI) use to reach the same store.

@@ -51,10 +51,11 @@ struct CatalogPage<'a> {
 }
 
 pub async fn page(State(state): State<Arc<AppState>>, operator: Operator) -> Result<Html<String>, PageError> {
+    let published = state.published();
     let page = CatalogPage {
         title: "Catalog",
         chrome: operator.chrome(&state, None),
-        content: &state.pages.catalog_html,
+        content: &published.catalog_html,
     };
     Ok(Html(page.render()?))
 }

@@ -56,7 +56,8 @@ fn new_key_page(
     visitor: &Visitor,
     submitted: Option<(&Form, FieldErrors)>,
 ) -> Result<Response, PageError> {
-    let environments = &state.keys.catalog().api().environments;
+    let catalog = state.keys.catalog();
+    let environments = &catalog.api().environments;
     let (name, expires, environment, selected, errors, status) = match submitted {
         Some((form, errors)) => (
             form.get("name").unwrap_or(""),
@@ -68,6 +69,7 @@ fn new_key_page(
         ),
         None => ("", "", "", Selection::default(), FieldErrors::default(), StatusCode::OK),
     };
+    let published = state.published();
     let page = NewKeyPage {
         title: "Create a key",
         chrome: visitor.chrome(state),
@@ -76,7 +78,7 @@ fn new_key_page(
         expires,
         environment,
         environments,
-        matrix: &state.pages.matrix,
+        matrix: &published.matrix,
         selected,
         stale: Vec::new(),
         errors,
@@ -130,7 +132,7 @@ fn grants_of(form: &Form, state: &AppState) -> Result<Scopes, String> {
     if grants.is_empty() {
         return Err("You must grant at least one permission.".to_owned());
     }
-    Scopes::parse(grants, state.keys.catalog()).map_err(|e| message(&e))
+    Scopes::parse(grants, &state.keys.catalog()).map_err(|e| message(&e))
 }
 
 pub async fn create(State(state): State<Arc<AppState>>, posted: Posted) -> Result<Response, PageError> {
@@ -250,7 +252,7 @@ pub async fn reduce(State(state): State<Arc<AppState>>, posted: Posted) -> Resul
         ));
     }
     let update = Update {
-        scopes: Some(Scopes::parse(usage.suggested_scopes, state.keys.catalog())?),
+        scopes: Some(Scopes::parse(usage.suggested_scopes, &state.keys.catalog())?),
         ..Update::default()
     };
     state

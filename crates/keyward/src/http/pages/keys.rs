@@ -286,6 +286,7 @@ pub async fn render_key(
         selected: Selection(key.scopes.clone()),
         errors: FieldErrors::default(),
     });
+    let published = state.published();
     let page = KeyPage {
         title: &key.name,
         chrome: visitor.chrome(state),
@@ -317,7 +318,7 @@ pub async fn render_key(
         expires: form.expires,
         selected: form.selected,
         errors: form.errors,
-        matrix: &state.pages.matrix,
+        matrix: &published.matrix,
         stale,
         graces: graces(state),
         audit: audit

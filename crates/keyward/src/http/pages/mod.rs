@@ -14,12 +14,12 @@
 //! - `catalog.rs`, `assets.rs`: the catalog page and the static files.
 
 mod assets;
-mod catalog;
+pub mod catalog;
 mod changes;
 mod chart;
 mod error;
 mod keys;
-mod matrix;
+pub mod matrix;
 mod security;
 mod show;
 mod sign_in;
@@ -29,7 +29,6 @@ use std::sync::Arc;
 
 use axum::routing::{get, post};
 use axum::Router;
-use keyward_scopes::Catalog;
 
 use super::AppState;
 use crate::config::PageSettings;
@@ -41,32 +40,22 @@ pub struct PagesState {
     pub settings: PageSettings,
     /// `public_url`'s origin (a present `Origin` must equal it).
     pub origin: String,
-    pub product: String,
     pub theme_css: String,
-    pub catalog_html: String,
-    pub matrix: matrix::Matrix,
     pub throttle: SignInThrottle,
 }
 
 impl PagesState {
     /// `listening` is where the server listens: the default public URL.
-    pub fn new(catalog: &Catalog, settings: PageSettings, listening: std::net::SocketAddr) -> PagesState {
+    pub fn new(settings: PageSettings, listening: std::net::SocketAddr) -> PagesState {
         let origin = match &settings.public_url {
             Some(url) => url.origin().ascii_serialization(),
             None => format!("http://{listening}"),
         };
-        let product = settings
-            .product_name
-            .clone()
-            .unwrap_or_else(|| catalog.api().name.clone());
         PagesState {
             theme_css: format!(":root {{ --accent: {}; }}\n", settings.accent_color),
-            catalog_html: catalog::render(catalog),
-            matrix: matrix::Matrix::of(catalog),
             throttle: SignInThrottle::new(),
             settings,
             origin,
-            product,
         }
     }
 }

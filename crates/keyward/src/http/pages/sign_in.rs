@@ -49,7 +49,7 @@ fn sign_in_page(state: &AppState, status: StatusCode, error: Option<&str>) -> Re
     let csrf = Secret::random()?;
     let page = SignInPage {
         title: "Sign in",
-        chrome: Chrome::bare(&state.pages.product),
+        chrome: Chrome::bare(&state.published().product),
         csrf: csrf.reveal(),
         error,
     };
@@ -175,7 +175,7 @@ pub async fn sign_out_portal(State(state): State<Arc<AppState>>, request: Reques
     };
     let page = SignedOutPage {
         title: "Signed out",
-        chrome: Chrome::bare(&state.pages.product),
+        chrome: Chrome::bare(&state.published().product),
         back,
     };
     let mut answer = Html(page.render()?).into_response();

@@ -56,7 +56,7 @@ fn chrome(state: &AppState, session: &Session, account: Option<&AccountId>) -> C
         Via::Operator { .. } => (false, None),
     };
     Chrome {
-        product: state.pages.product.clone(),
+        product: state.published().product.clone(),
         base: account.map(|a| base_of(portal, a)),
         account: account.map(|a| a.to_string()),
         operator: !portal,
