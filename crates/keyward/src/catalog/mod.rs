@@ -9,6 +9,7 @@
 //! scope name any version had, which only grows (by the few names a
 //! changed catalog adds).
 
+pub mod diff;
 pub mod reload;
 
 use std::sync::atomic::{AtomicU64, Ordering};

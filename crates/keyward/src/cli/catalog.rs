@@ -1,4 +1,4 @@
-//! `keyward catalog validate|export`.
+//! `keyward catalog validate|export|diff`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +9,7 @@ use keyward_scopes::export;
 use keyward_scopes::{Catalog, CatalogError};
 use serde_json::json;
 
+use super::catalog_diff as diff;
 use super::{load_catalog, read_catalog, EXIT_BAD_INPUT};
 
 /// What `validate` found in one file.
@@ -109,6 +110,12 @@ pub enum CatalogCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Say what changing catalog OLD to NEW does: scopes, routes, bundles
+    /// and settings added, removed or changed, and, given a store, which
+    /// active keys gain access, lose it, or hold grants that become stale,
+    /// per account. Exit 0: nothing changes; 1: something does; 2: a
+    /// catalog is invalid or the keys cannot be read.
+    Diff(diff::DiffArgs),
     /// Print the catalog for clients or docs.
     Export {
         file: PathBuf,
@@ -127,6 +134,7 @@ pub enum ExportFormat {
 
 pub fn run(command: CatalogCommand) -> ExitCode {
     match command {
+        CatalogCommand::Diff(args) => diff::run(args),
         CatalogCommand::Validate { files, json } => {
             let reports: Vec<Report> = files.iter().map(|f| validate(f)).collect();
             if json {

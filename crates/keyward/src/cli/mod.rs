@@ -4,6 +4,7 @@
 
 mod admin;
 mod catalog;
+mod catalog_diff;
 mod check;
 pub mod context;
 mod keys;
@@ -33,7 +34,7 @@ enum Command {
     /// One decision against a catalog: no server, no database.
     /// Exit 0 allowed, 1 denied, 2 bad input.
     Check(check::CheckArgs),
-    /// Validate or export a scope catalog.
+    /// Validate, export or compare scope catalogs.
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
     /// Create, list, show, revoke and rotate keys, directly on the database.
@@ -45,7 +46,7 @@ enum Command {
         #[command(flatten)]
         catalog: context::CatalogArgs,
     },
-    /// Management keys, directly on the database.
+    /// Management keys, schema migrations and backups, directly on the database.
     Admin {
         #[command(subcommand)]
         command: admin::AdminCommand,
@@ -60,6 +61,9 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    if !matches!(cli.command, Command::Serve(_)) {
+        end_quietly_on_closed_stdout();
+    }
     match cli.command {
         Command::Serve(args) => serve::run(*args),
         Command::Check(args) => check::run(args),
@@ -70,6 +74,19 @@ pub fn run() -> ExitCode {
             catalog,
         } => keys::run(command, store, catalog),
         Command::Admin { command, store } => admin::run(command, store),
+    }
+}
+
+/// A command whose output goes to a pipe that closes (`keyward catalog
+/// export ... | head`) ends quietly, as other command-line tools do, instead
+/// of panicking on the failed write: SIGPIPE gets its default action back
+/// (Rust ignores it). Not for `serve`, whose sockets must see EPIPE.
+fn end_quietly_on_closed_stdout() {
+    #[cfg(unix)]
+    // SAFETY: resetting a signal's disposition to its default, before any
+    // other thread exists; no handler is installed.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -1,4 +1,4 @@
-//! `keyward catalog validate` and `keyward catalog export`.
+//! `keyward catalog validate`, `keyward catalog export` and `keyward catalog diff`.
 
 use super::{example, keyward, stderr, stdout, temp_catalog};
 
@@ -248,4 +248,182 @@ fn the_catalog_docs_show_the_errors_keyward_reports() {
         checked += 1;
     }
     assert!(checked >= 8, "only {checked} examples");
+}
+
+/// ColdSend changed three ways: a `widgets` resource added, `leads:delete`
+/// and its route removed, a description reworded.
+fn coldsend_changed() -> String {
+    let original = std::fs::read_to_string(example("coldsend")).unwrap();
+    let mut changed = original.replace(
+        "[resources.campaigns]",
+        "[resources.widgets]\ndescription = \"Widgets\"\nactions.read = \"View widgets\"\n\n[resources.campaigns]",
+    );
+    changed = changed.replace("actions.delete = \"Remove leads from campaigns (PENDING only)\"\n", "");
+    changed = changed.replace("Modify campaign configuration", "Change campaign settings");
+    let route = changed
+        .find("path = \"/api/public/v1/campaigns/{id}/leads/{lead_id}\"")
+        .unwrap();
+    let start = changed[..route].rfind("[[routes]]").unwrap();
+    let end = route + changed[route..].find("[[routes]]").unwrap_or(changed.len() - route);
+    assert!(changed[start..end].contains("DELETE"), "{}", &changed[start..end]);
+    changed.replace_range(start..end, "");
+    changed
+}
+
+async fn a_catalog_diff_counts_the_keys_it_affects_per_account(t: &crate::support::TestStore) {
+    use keyward::keys::{AccountScope, KeyId, NewKey};
+    let service = t.service("coldsend");
+    let catalog = service.catalog();
+    for (account, scopes) in [
+        ("acme", &["*"][..]),
+        ("acme", &["leads:delete", "campaigns:read"][..]),
+        ("beta", &["leads:all"][..]),
+        ("gamma", &["campaigns:read"][..]),
+    ] {
+        let new = NewKey::parse(account, "k", scopes, &catalog).unwrap();
+        service.create(new, "test", &AccountScope::operator()).await.unwrap();
+    }
+    // A revoked key is not affected by anything.
+    let new = NewKey::parse("revoked", "k", &["leads:delete"], &catalog).unwrap();
+    let (record, _) = service.create(new, "test", &AccountScope::operator()).await.unwrap();
+    service
+        .revoke(
+            &KeyId::parse(&record.id).unwrap(),
+            None,
+            "test",
+            &AccountScope::operator(),
+        )
+        .await
+        .unwrap();
+
+    let (_dir, changed) = temp_catalog(&coldsend_changed());
+    let mut args = vec!["catalog", "diff", "--json"];
+    let old = example("coldsend");
+    args.extend([old.as_str(), changed.as_str()]);
+    let store_args = t.cli_args();
+    args.extend(store_args.iter().map(String::as_str));
+    let out = keyward(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["changed"], true);
+    let names = |section: &str| -> Vec<(String, String)> {
+        report["catalog"][section]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let kind = match (c.get("old").is_some(), c.get("new").is_some()) {
+                    (false, true) => "+",
+                    (true, false) => "-",
+                    _ => "~",
+                };
+                (kind.to_owned(), c["name"].as_str().unwrap().to_owned())
+            })
+            .collect()
+    };
+    let pair = |k: &str, n: &str| (k.to_owned(), n.to_owned());
+    assert_eq!(
+        names("scopes"),
+        [
+            pair("~", "campaigns:update"),
+            pair("-", "leads:delete"),
+            pair("+", "widgets:read")
+        ]
+    );
+    assert_eq!(
+        names("routes"),
+        [pair("-", "DELETE /api/public/v1/campaigns/{id}/leads/{lead_id}")]
+    );
+    assert_eq!(names("resources"), [pair("+", "widgets")]);
+    assert_eq!(
+        names("grantable"),
+        [
+            pair("-", "leads:delete"),
+            pair("+", "widgets:all"),
+            pair("+", "widgets:read")
+        ]
+    );
+    assert_eq!(names("api"), []);
+    let keys = &report["keys"];
+    assert_eq!(keys["checked"], 4, "the revoked key is not checked");
+    assert_eq!(
+        keys["gain"],
+        serde_json::json!([{"account": "acme", "keys": 1, "scopes": ["widgets:read"]}]),
+        "`*` reaches the new scope"
+    );
+    assert_eq!(
+        keys["lose"],
+        serde_json::json!([
+            {"account": "acme", "keys": 2, "scopes": ["leads:delete"]},
+            {"account": "beta", "keys": 1, "scopes": ["leads:delete"]},
+        ]),
+        "through `*`, a plain grant and `leads:all`"
+    );
+    assert_eq!(
+        keys["stale"],
+        serde_json::json!([{"account": "acme", "keys": 1, "scopes": ["leads:delete"]}])
+    );
+
+    // The text form says the same.
+    let text_args: Vec<&str> = args.iter().copied().filter(|a| *a != "--json").collect();
+    let out = keyward(&text_args);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    for line in [
+        "  + widgets:read  View widgets",
+        "  - leads:delete",
+        "  ~ campaigns:update  description: \"Modify campaign configuration\" -> \"Change campaign settings\"",
+        "keys: 4 active checked",
+        "  1 key(s) in 1 account(s) gain access:",
+        "    acme: 1 key(s): widgets:read",
+        "  3 key(s) in 2 account(s) lose access:",
+        "    beta: 1 key(s): leads:delete",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no line {line:?} in:\n{text}");
+    }
+
+    // The same catalog, rewritten without a change of meaning: exit 0.
+    let original = std::fs::read_to_string(&old).unwrap();
+    let (_dir2, reworded) = temp_catalog(&format!("# a comment\n\n{original}\n\n# another\n"));
+    let mut args = vec!["catalog", "diff", old.as_str(), reworded.as_str()];
+    args.extend(store_args.iter().map(String::as_str));
+    let out = keyward(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("no key gains or loses anything"));
+}
+
+crate::support::on_both_stores!(a_catalog_diff_counts_the_keys_it_affects_per_account);
+
+#[test]
+fn a_catalog_diff_of_a_bad_catalog_exits_2_and_says_where() {
+    let (_dir, bad) = temp_catalog("[api]\nname = 3\n");
+    let out = keyward(&["catalog", "diff", &example("coldsend"), &bad]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains(&format!("{bad}:2:")), "{}", stderr(&out));
+    // Without a store, the catalog alone.
+    let (_dir, changed) = temp_catalog(&coldsend_changed());
+    let out = keyward(&["catalog", "diff", &example("coldsend"), &changed]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("keys: not checked"), "{}", stdout(&out));
+}
+
+/// A command whose reader goes away (`| head`) ends quietly, without a
+/// panic.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    use std::io::Read;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        // Larger than a pipe's buffer (64 KiB): the write must meet the closed end.
+        .args(["catalog", "export", "--format", "openapi", &example("atender")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    drop(child.stdout.take());
+    let mut said = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut said).unwrap();
+    child.wait().unwrap();
+    assert!(!said.contains("panicked"), "{said}");
 }

@@ -6,6 +6,7 @@
 
 mod catalog_commands;
 mod check;
+mod cli_reference;
 mod contract;
 mod deployment;
 mod hostile;

@@ -85,17 +85,29 @@ async fn an_operator_creates_uses_reduces_rotates_and_revokes_a_key_in_a_browser
 
     // Least privilege in one step.
     b.click_text("Reduce to these").await;
+    // The click's answer may still be on its way: wait for the change.
+    let started = std::time::Instant::now();
+    loop {
+        let (_, listed) = server
+            .manage(Method::GET, "/v1/keys?account=acme&status=active", None)
+            .await;
+        let reduced = listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["name"] == "CRM Integration")
+            .unwrap()
+            .clone();
+        if reduced["scopes"] == json!(["campaigns:read"]) {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "not reduced: {reduced}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     b.find("h1").await;
-    let (_, listed) = server
-        .manage(Method::GET, "/v1/keys?account=acme&status=active", None)
-        .await;
-    let reduced = listed["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["name"] == "CRM Integration")
-        .unwrap();
-    assert_eq!(reduced["scopes"], json!(["campaigns:read"]));
     assert_eq!(verify(&server, &secret, &["leads:read"]).await, "INSUFFICIENT_SCOPE");
 
     // Rotate with an hour's grace: the new key is shown once.
