@@ -210,6 +210,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         config.usage_flush_interval,
         stopped.clone(),
     ));
+    let sweeper = tokio::spawn(crate::usage::retention::sweep_loop(
+        store.clone(),
+        config.usage_retention_days,
+        stopped.clone(),
+    ));
     let reloader = loaded
         .file
         .map(|file| tokio::spawn(reload::watch(catalog.clone(), file, loaded.source, stopped)));
@@ -230,6 +235,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let _ = stop.send(true);
     let _ = flusher.await;
     let _ = follower.await;
+    let _ = sweeper.await;
     if let Some(reloader) = reloader {
         let _ = reloader.await;
     }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::keys::Grace;
 use crate::store::{redact_url, Pooler, PostgresSettings, DEFAULT_DATABASE_MAX_CONNECTIONS};
+use crate::usage::retention::{DEFAULT_RETENTION_DAYS, MIN_RETENTION_DAYS};
 use crate::verify::CacheSettings;
 
 pub mod pages;
@@ -42,6 +43,8 @@ pub struct ServerConfig {
     pub cache: CacheSettings,
     pub usage: bool,
     pub usage_flush_interval: Duration,
+    /// Days daily usage rows are kept (hourly ones: 31 days).
+    pub usage_retention_days: u32,
     pub max_body_bytes: usize,
     pub connections: ConnectionLimits,
     /// The longest rotation grace this server grants (at most 30 days).
@@ -123,6 +126,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("cache", &self.cache)
             .field("usage", &self.usage)
             .field("usage_flush_interval", &self.usage_flush_interval)
+            .field("usage_retention_days", &self.usage_retention_days)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("connections", &self.connections)
             .field("max_rotation_grace", &self.max_rotation_grace)
@@ -149,6 +153,7 @@ pub struct ServerTable {
     pub max_concurrent_lookups: Option<usize>,
     pub usage: Option<bool>,
     pub usage_flush_ms: Option<u64>,
+    pub usage_retention_days: Option<u32>,
     pub max_body_bytes: Option<usize>,
     pub max_connections: Option<usize>,
     pub header_timeout_seconds: Option<u64>,
@@ -232,6 +237,10 @@ pub struct ServerFlags {
     /// Milliseconds between usage flushes.
     #[arg(long, env = "KEYWARD_USAGE_FLUSH_MS")]
     pub usage_flush_ms: Option<u64>,
+    /// Days usage is kept, as daily counts after its first 31 days
+    /// (default 400, at least 31).
+    #[arg(long, env = "KEYWARD_USAGE_RETENTION_DAYS")]
+    pub usage_retention_days: Option<u32>,
     /// Open connections at most (default 10000, lowered to fit the open-file limit).
     #[arg(long, env = "KEYWARD_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
@@ -333,6 +342,16 @@ impl ServerConfig {
             "max_body_bytes",
             16 * 1024 * 1024,
         )?;
+        let usage_retention_days = flags
+            .usage_retention_days
+            .or(file.usage_retention_days)
+            .unwrap_or(DEFAULT_RETENTION_DAYS);
+        if !(MIN_RETENTION_DAYS..=36_500).contains(&usage_retention_days) {
+            return Err(format!(
+                "usage_retention_days = {usage_retention_days}: must be between {MIN_RETENTION_DAYS} \
+                 (usage is kept by the hour for 31 days) and 36500"
+            ));
+        }
         let flush = flags.usage_flush_ms.or(file.usage_flush_ms).unwrap_or(1000);
         if flush == 0 {
             return Err("usage_flush_ms must be positive".to_owned());
@@ -428,6 +447,7 @@ impl ServerConfig {
             },
             usage: flags.usage.or(file.usage).unwrap_or(true),
             usage_flush_interval: Duration::from_millis(flush),
+            usage_retention_days,
             max_body_bytes,
             connections,
         })

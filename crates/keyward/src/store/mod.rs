@@ -65,6 +65,7 @@ mod audit;
 pub mod changes;
 mod keys;
 mod management;
+mod retention;
 mod sessions;
 mod usage;
 
@@ -79,6 +80,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use keys::{NewKeyRow, Rotation};
 pub use management::NewManagementKey;
+pub use retention::Hourly;
 pub use sessions::{AccountRow, NewPortalToken, RedeemedLink, SessionRow};
 
 #[derive(Debug, thiserror::Error)]

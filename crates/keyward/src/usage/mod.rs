@@ -5,6 +5,7 @@
 //! being written (`report.rs`).
 
 mod report;
+pub mod retention;
 pub use report::{Day, Usage, UsageService, Window, Windows};
 
 use std::sync::{Arc, Mutex};

@@ -87,7 +87,7 @@ impl UsageService {
     /// allowed to read) at `now`, in their order: one storage read for all
     /// of them (a page of keys).
     pub async fn totals_of(&self, keys: &[KeyRecord], now: Millis) -> Result<Vec<(Windows, Option<Millis>)>, KeyError> {
-        let since = now.0 - 30 * DAY_MS;
+        let since = oldest_hour_read(now);
         let ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
         let (guard, unflushed) = self.recorder.unflushed_of(|id| ids.contains(&id)).await;
         let mut stored = self.store.hourly_usage_of(&ids, since).await?;
@@ -122,6 +122,13 @@ impl UsageService {
     }
 }
 
+/// The first hour the 30-day window counts: the one `now - 30 d` falls in
+/// (a window counts every hour that overlaps it).
+fn oldest_hour_read(now: Millis) -> i64 {
+    let start = now.0 - 30 * DAY_MS;
+    start - start.rem_euclid(HOUR_MS)
+}
+
 /// The 24 h, 7 d and 30 d windows of hourly counts at `now`.
 fn windows(hours: &std::collections::BTreeMap<i64, Window>, now: Millis) -> Windows {
     let window = |span: i64| {
@@ -151,7 +158,7 @@ async fn usage(
     now: Millis,
 ) -> Result<Usage, StoreError> {
     let catalog = live.current();
-    let since = now.0 - 30 * DAY_MS;
+    let since = oldest_hour_read(now);
     // Hold the in-flight batch while reading the store so that a batch is
     // counted either as stored or as unflushed, never both.
     let (guard, unflushed) = recorder.unflushed(&key.id).await;

@@ -13,7 +13,11 @@ fn help(path: &[String]) -> String {
         .env_clear()
         .output()
         .unwrap();
-    assert!(out.status.success(), "{path:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{path:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -31,7 +35,9 @@ fn subcommands(help: &str) -> Vec<String> {
 
 fn document(path: Vec<String>, out: &mut String) {
     let text = help(&path);
-    let title = std::iter::once("keyward".to_owned()).chain(path.iter().cloned()).collect::<Vec<_>>();
+    let title = std::iter::once("keyward".to_owned())
+        .chain(path.iter().cloned())
+        .collect::<Vec<_>>();
     let level = if path.len() <= 1 { "##" } else { "###" };
     out.push_str(&format!("{level} `{}`\n\n```text\n{}```\n\n", title.join(" "), text));
     for sub in subcommands(&text) {

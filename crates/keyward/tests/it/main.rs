@@ -25,6 +25,7 @@ mod service_calls;
 mod slow_clients;
 mod support;
 mod tools;
+mod usage_retention;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
