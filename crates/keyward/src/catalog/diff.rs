@@ -84,12 +84,37 @@ pub struct KeyImpact {
     /// Keys holding grants the new catalog no longer defines (they grant
     /// nothing; the scopes listed are the grants).
     pub stale: Vec<AccountEffect>,
+    /// Keys the new catalog refuses altogether (`MALFORMED`): its key
+    /// prefix changed, or their environment is gone.
+    pub unusable: Vec<AccountReasons>,
+}
+
+/// Keys of one account made unusable, and why.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct AccountReasons {
+    pub account: String,
+    pub keys: usize,
+    pub reasons: BTreeSet<String>,
 }
 
 impl KeyImpact {
     pub fn is_empty(&self) -> bool {
-        self.gain.is_empty() && self.lose.is_empty() && self.stale.is_empty()
+        self.gain.is_empty() && self.lose.is_empty() && self.stale.is_empty() && self.unusable.is_empty()
     }
+}
+
+/// Why `new` refuses a key `old` accepted, if it does.
+fn unusable(old: &Catalog, new: &Catalog, key: &KeyRecord) -> Option<String> {
+    let prefix = key.start.split('_').next().unwrap_or_default();
+    let accepted = |c: &Catalog| c.api().key_prefix == prefix && c.api().environments.contains(&key.environment);
+    if !accepted(old) || accepted(new) {
+        return None;
+    }
+    Some(if new.api().key_prefix != prefix {
+        format!("key prefix `{prefix}` is now `{}`", new.api().key_prefix)
+    } else {
+        format!("environment `{}` is gone", key.environment)
+    })
 }
 
 /// The declarations of `new` compared with `old`'s.
@@ -99,7 +124,10 @@ pub fn declarations(old: &Catalog, new: &Catalog) -> Declarations {
         api: compare(fields(&old["api"]), fields(&new["api"])),
         resources: compare(resources(&old), resources(&new)),
         scopes: compare(scopes(&old), scopes(&new)),
-        routes: compare(routes(&old), routes(&new)),
+        routes: compare(routes(&old), routes(&new))
+            .into_iter()
+            .map(named_by_path)
+            .collect(),
         bundles: compare(named(&old["bundles"]), named(&new["bundles"])),
         implies: compare(fields(&old["implies"]), fields(&new["implies"])),
         grantable: compare(names(&old["grantable"]), names(&new["grantable"])),
@@ -109,7 +137,8 @@ pub fn declarations(old: &Catalog, new: &Catalog) -> Declarations {
 /// What each active key may do under `old` and under `new`.
 pub fn key_impact(old: &Catalog, new: &Catalog, keys: &[KeyRecord]) -> KeyImpact {
     type ByAccount = BTreeMap<String, (usize, BTreeSet<String>)>;
-    let (mut gain, mut lose, mut stale) = (ByAccount::new(), ByAccount::new(), ByAccount::new());
+    let (mut gain, mut lose, mut stale, mut broken) =
+        (ByAccount::new(), ByAccount::new(), ByAccount::new(), ByAccount::new());
     let add = |map: &mut ByAccount, account: &str, scopes: BTreeSet<String>| {
         if !scopes.is_empty() {
             let entry = map.entry(account.to_owned()).or_default();
@@ -118,6 +147,10 @@ pub fn key_impact(old: &Catalog, new: &Catalog, keys: &[KeyRecord]) -> KeyImpact
         }
     };
     for key in keys {
+        if let Some(why) = unusable(old, new, key) {
+            add(&mut broken, &key.account, BTreeSet::from([why]));
+            continue;
+        }
         let before = effective(old, key);
         let after = effective(new, key);
         add(&mut gain, &key.account, after.difference(&before).cloned().collect());
@@ -139,6 +172,10 @@ pub fn key_impact(old: &Catalog, new: &Catalog, keys: &[KeyRecord]) -> KeyImpact
         gain: listed(gain),
         lose: listed(lose),
         stale: listed(stale),
+        unusable: broken
+            .into_iter()
+            .map(|(account, (keys, reasons))| AccountReasons { account, keys, reasons })
+            .collect(),
     }
 }
 
@@ -222,22 +259,52 @@ fn scopes(exported: &Value) -> BTreeMap<String, Value> {
     out
 }
 
-/// Routes by `METHOD path`, one per method.
+/// Routes by `METHOD shape`, one per method: the shape names no
+/// parameter (`/a/{}`), so renaming one is a change of the route, not a
+/// route removed and another added.
 fn routes(exported: &Value) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
     for route in exported["routes"].as_array().into_iter().flatten() {
         let mut shown = route.clone();
         if let Some(o) = shown.as_object_mut() {
             o.remove("methods");
-            o.remove("path");
         }
         for method in route["methods"].as_array().into_iter().flatten() {
             if let (Some(method), Some(path)) = (method.as_str(), route["path"].as_str()) {
-                out.insert(format!("{method} {path}"), shown.clone());
+                out.insert(format!("{method} {}", shape(path)), shown.clone());
             }
         }
     }
     out
+}
+
+/// A route change named by its method and its path as written (the new
+/// one when it has one).
+fn named_by_path(mut change: Change) -> Change {
+    let path = change
+        .new
+        .as_ref()
+        .or(change.old.as_ref())
+        .and_then(|route| route["path"].as_str())
+        .map(str::to_owned);
+    if let (Some(path), Some((method, _))) = (path, change.name.split_once(' ')) {
+        change.name = format!("{method} {path}");
+    }
+    change
+}
+
+/// `/a/{id}/{*rest}` -> `/a/{}/{*}`.
+fn shape(path: &str) -> String {
+    path.split('/')
+        .map(
+            |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(param) if param.starts_with('*') => "{*}",
+                Some(_) => "{}",
+                None => segment,
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn compare(old: BTreeMap<String, Value>, mut new: BTreeMap<String, Value>) -> Vec<Change> {

@@ -2,6 +2,8 @@
 //! on the database (also how a PostgreSQL deployment gets its first one);
 //! `admin migrate` and `admin backup`: upgrades and copies of the store.
 
+use std::path::Path;
+
 use clap::Subcommand;
 
 use super::context::{bad_input, cli_actor, finish, open_store, runtime, table, Failure, StoreArgs};
@@ -42,7 +44,39 @@ pub enum AdminCommand {
     },
 }
 
+/// Where a backup may go: a new file (not even a dangling link there), as
+/// an absolute path (which SQLite cannot take for a `file:` URI).
+fn backup_target(file: &Path) -> Result<String, Failure> {
+    if std::fs::symlink_metadata(file).is_ok() {
+        return Err(bad_input(format!("{} exists: choose a new file", file.display())));
+    }
+    let absolute = std::path::absolute(file).map_err(|e| bad_input(format!("{}: {e}", file.display())))?;
+    absolute
+        .to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| bad_input(format!("{}: the file name must be UTF-8", file.display())))
+}
+
+fn restrict_to_owner(path: &Path) -> Result<(), Failure> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| Failure::from(format!("{}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
 pub fn run(command: AdminCommand, store: StoreArgs) -> std::process::ExitCode {
+    let embedded = store.data_dir.join(crate::store::SQLITE_FILE);
+    if matches!(command, AdminCommand::Backup { .. }) && store.database_url.is_none() && !embedded.is_file() {
+        // Opening would create an empty database, and back that up.
+        return finish(Err(bad_input(format!(
+            "no keyward database in {} ({} not found)",
+            store.data_dir.display(),
+            crate::store::SQLITE_FILE
+        ))));
+    }
     finish(runtime().map_err(Failure::from).and_then(|rt| {
         rt.block_on(async {
             let store = open_store(&store).await?;
@@ -105,13 +139,10 @@ async fn execute(store: &crate::store::Store, command: AdminCommand) -> Result<(
                     "admin backup copies the embedded SQLite database; back PostgreSQL up with pg_dump",
                 ));
             }
-            if file.exists() {
-                return Err(bad_input(format!("{} exists: choose a new file", file.display())));
-            }
-            let target = file
-                .to_str()
-                .ok_or_else(|| bad_input(format!("{}: the file name must be UTF-8", file.display())))?;
-            store.backup_sqlite(target).await.map_err(KeyError::from)?;
+            let target = backup_target(&file)?;
+            store.backup_sqlite(&target).await.map_err(KeyError::from)?;
+            // The copy holds every key's digest and the audit trail.
+            restrict_to_owner(Path::new(&target))?;
             println!("backed up to {}", file.display());
         }
     }

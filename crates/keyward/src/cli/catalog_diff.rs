@@ -47,6 +47,17 @@ pub fn run(args: DiffArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    if let Some(dir) = &args.data_dir {
+        // A mistyped directory would be an empty store: "no key affected".
+        if !dir.join(crate::store::SQLITE_FILE).is_file() {
+            eprintln!(
+                "error: no keyward database in {} ({} not found)",
+                dir.display(),
+                crate::store::SQLITE_FILE
+            );
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
     let store = match (&args.database_url, &args.data_dir) {
         (None, None) => None,
         (url, dir) => Some(StoreArgs {
@@ -136,6 +147,17 @@ fn print_text(args: &DiffArgs, declared: &Declarations, impact: Option<&KeyImpac
                 for AccountEffect { account, keys, scopes } in effects {
                     let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
                     println!("    {account}: {keys} key(s): {}", scopes.join(", "));
+                }
+            }
+            if !impact.unusable.is_empty() {
+                let keys: usize = impact.unusable.iter().map(|e| e.keys).sum();
+                println!(
+                    "  {keys} key(s) in {} account(s) become unusable (MALFORMED):",
+                    impact.unusable.len()
+                );
+                for e in &impact.unusable {
+                    let reasons: Vec<&str> = e.reasons.iter().map(String::as_str).collect();
+                    println!("    {}: {} key(s): {}", e.account, e.keys, reasons.join("; "));
                 }
             }
             if impact.is_empty() {

@@ -163,6 +163,8 @@ async fn shutdown_signal() {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
+    // From the first moment: SIGHUP's default action would end the server.
+    let hangups = reload::Hangups::listen();
     let (loaded, config) = load(&args)?;
     let catalog = Arc::new(LiveCatalog::new(loaded.catalog, loaded.source.as_bytes()));
     let location = Location::new(
@@ -215,9 +217,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         config.usage_retention_days,
         stopped.clone(),
     ));
-    let reloader = loaded
-        .file
-        .map(|file| tokio::spawn(reload::watch(catalog.clone(), file, loaded.source, stopped)));
+    let reloader = tokio::spawn(reload::watch(
+        catalog.clone(),
+        loaded.file,
+        loaded.source,
+        Box::new(|file: &Path, source: &str| ServerTable::from_catalog_source(file, source).map(|_| ())),
+        hangups,
+        stopped,
+    ));
     let services = Services::for_server(&store, &verifier, recorder, &config);
     let state = Arc::new(AppState::new(services, verifier, config, address)?);
     println!("keyward listening on http://{address}");
@@ -236,9 +243,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let _ = flusher.await;
     let _ = follower.await;
     let _ = sweeper.await;
-    if let Some(reloader) = reloader {
-        let _ = reloader.await;
-    }
+    let _ = reloader.await;
     store.close().await;
     Ok(())
 }

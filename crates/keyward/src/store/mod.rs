@@ -378,7 +378,10 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        let mut migrator = sqlx::migrate!("./migrations/sqlite");
+        // An older binary starts on a file a newer one migrated.
+        migrator.set_ignore_missing(true);
+        migrator.run(&pool).await?;
         Ok(Store {
             backend: Backend::Sqlite(pool),
             sqlite_writer: Arc::default(),
@@ -397,12 +400,11 @@ impl Store {
     /// connection is made when the change feed first listens.
     pub async fn open_postgres_with(url: &str, settings: &PostgresSettings) -> Result<Store, StoreError> {
         let transaction_pooled = settings.pooler == Pooler::Transaction;
-        let mut options = PgConnectOptions::from_str(url)?;
+        let mut options = pg_options(url)?;
         if transaction_pooled {
-            // No statement is cached across transactions (the next one may
-            // run on another server connection), and no startup parameter
-            // PgBouncer refuses unless told to ignore it.
-            options = options.statement_cache_capacity(0).extra_float_digits(None);
+            // No statement is cached across transactions: the next one may
+            // run on another server connection.
+            options = options.statement_cache_capacity(0);
         }
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
@@ -412,10 +414,7 @@ impl Store {
             .connect_with(options)
             .await?;
         migrate_postgres(&pool, transaction_pooled).await?;
-        let listener_options = match &settings.listener_url {
-            Some(listener_url) => PgConnectOptions::from_str(listener_url)?,
-            None => PgConnectOptions::from_str(url)?,
-        };
+        let listener_options = pg_options(settings.listener_url.as_deref().unwrap_or(url))?;
         // The listener reconnects through this pool of one, which never
         // expires its connection.
         let listener = PgPoolOptions::new()
@@ -437,7 +436,8 @@ impl Store {
     /// connection: statements are named per client connection
     /// (`sqlx_s_1`...), so another client's leftovers would collide.
     pub(crate) async fn begin_pooled(pool: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        pool.begin_with("BEGIN; DEALLOCATE ALL").await
+        pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED; DEALLOCATE ALL")
+            .await
     }
 
     /// The newest migration applied.
@@ -485,16 +485,25 @@ impl Store {
 /// others wait and then find nothing to do.
 const MIGRATION_LOCK: i64 = 0x006b_6579_7761_7264; // "keyward" in ASCII
 
+/// PostgreSQL connection options from a URL, without the startup
+/// parameter (`extra_float_digits`) PgBouncer refuses unless configured to
+/// ignore it: keyward reads no floating-point column.
+fn pg_options(url: &str) -> Result<PgConnectOptions, StoreError> {
+    Ok(PgConnectOptions::from_str(url)?.extra_float_digits(None))
+}
+
 /// Applies the migrations in one transaction that holds a transaction-scoped
 /// advisory lock: unlike a session lock (sqlx's own), it works through a
 /// transaction pooler and is released however the transaction ends.
 /// PostgreSQL's DDL is transactional, so an upgrade applies whole or not
 /// at all.
 async fn migrate_postgres(pool: &PgPool, transaction_pooled: bool) -> Result<(), StoreError> {
+    // READ COMMITTED whatever the database's default: a node that waited
+    // for the lock must see what the node before it committed.
     let mut tx = if transaction_pooled {
         Store::begin_pooled(pool).await?
     } else {
-        pool.begin().await?
+        pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED").await?
     };
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(MIGRATION_LOCK)
@@ -502,7 +511,12 @@ async fn migrate_postgres(pool: &PgPool, transaction_pooled: bool) -> Result<(),
         .await?;
     let mut migrator = sqlx::migrate!("./migrations/postgres");
     migrator.set_locking(false);
-    migrator.run(&mut *tx).await?;
+    // A node of the previous version starts against a schema a newer one
+    // migrated (migrations only add), so that upgrades can roll.
+    migrator.set_ignore_missing(true);
+    // `run_direct`: `run` on a borrowed connection makes a future that is
+    // not `Send`.
+    migrator.run_direct(&mut *tx).await?;
     tx.commit().await?;
     Ok(())
 }

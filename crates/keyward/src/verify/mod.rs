@@ -213,6 +213,18 @@ pub struct Stats {
     pub cache_misses: std::sync::atomic::AtomicU64,
 }
 
+/// A cached key lives `ttl` from when it was read from the store: an
+/// entry replaced by its recompilation for a reloaded catalog keeps its
+/// deadline (moka's default on update), so the TTL stays the backstop for
+/// changes a node missed, however often the catalog is reloaded.
+struct FromFill(Duration);
+
+impl moka::Expiry<KeyHash, Arc<CachedKey>> for FromFill {
+    fn expire_after_create(&self, _: &KeyHash, _: &Arc<CachedKey>, _: std::time::Instant) -> Option<Duration> {
+        Some(self.0)
+    }
+}
+
 impl Verifier {
     pub fn new(catalog: Arc<LiveCatalog>, store: Store, settings: &CacheSettings) -> Verifier {
         let ttl = settings.ttl.min(Duration::from_secs(60));
@@ -221,7 +233,7 @@ impl Verifier {
             store,
             keys: Cache::builder()
                 .max_capacity(settings.capacity)
-                .time_to_live(ttl)
+                .expire_after(FromFill(ttl))
                 .build(),
             unknown: Cache::builder()
                 .max_capacity(settings.capacity)
@@ -390,8 +402,15 @@ impl Verifier {
             Some(key) => {
                 self.stats.cache_hits.fetch_add(1, Relaxed);
                 match &hash {
-                    Some(hash) => self.for_version(hash, key, catalog),
-                    None => key,
+                    Some(hash) if !Arc::ptr_eq(&key.catalog, catalog) => {
+                        // A reloaded catalog may have changed the key
+                        // format (prefix, environments): check it again.
+                        if let Err(code) = Verifier::check_format(presented, catalog) {
+                            return Authentication::Rejected(code);
+                        }
+                        self.for_version(hash, key, catalog)
+                    }
+                    _ => key,
                 }
             }
             None => {

@@ -382,14 +382,72 @@ async fn a_catalog_diff_counts_the_keys_it_affects_per_account(t: &crate::suppor
         assert!(text.lines().any(|l| l == line), "no line {line:?} in:\n{text}");
     }
 
-    // The same catalog, rewritten without a change of meaning: exit 0.
+    // Dropping an environment makes its keys unusable; renaming a route
+    // parameter changes the route, it does not replace it.
+    let created = keyward(
+        &[
+            "keys",
+            "create",
+            "--account",
+            "delta",
+            "--name",
+            "t",
+            "--scope",
+            "campaigns:read",
+            "--environment",
+            "test",
+        ]
+        .into_iter()
+        .chain(store_args.iter().map(String::as_str))
+        .collect::<Vec<_>>(),
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
     let original = std::fs::read_to_string(&old).unwrap();
+    let (_dir3, live_only) = temp_catalog(
+        &original
+            .replace("environments = [\"live\", \"test\"]", "environments = [\"live\"]")
+            .replace("/api/public/v1/leads/{id}", "/api/public/v1/leads/{lead_id}"),
+    );
+    let mut args = vec!["catalog", "diff", "--json", old.as_str(), live_only.as_str()];
+    args.extend(store_args.iter().map(String::as_str));
+    let out = keyward(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["keys"]["unusable"],
+        serde_json::json!([{"account": "delta", "keys": 1, "reasons": ["environment `test` is gone"]}])
+    );
+    let routes: Vec<&str> = report["catalog"]["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        routes,
+        ["GET /api/public/v1/leads/{lead_id}"],
+        "one route changed: {report}"
+    );
+
+    // The same catalog, rewritten without a change of meaning: exit 0.
     let (_dir2, reworded) = temp_catalog(&format!("# a comment\n\n{original}\n\n# another\n"));
     let mut args = vec!["catalog", "diff", old.as_str(), reworded.as_str()];
     args.extend(store_args.iter().map(String::as_str));
     let out = keyward(&args);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert!(stdout(&out).contains("no key gains or loses anything"));
+
+    // A mistyped directory is not an empty store.
+    let out = keyward(&[
+        "catalog",
+        "diff",
+        old.as_str(),
+        old.as_str(),
+        "--data-dir",
+        "/nonexistent/keyward",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no keyward database"), "{}", stderr(&out));
 }
 
 crate::support::on_both_stores!(a_catalog_diff_counts_the_keys_it_affects_per_account);

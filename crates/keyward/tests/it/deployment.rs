@@ -172,3 +172,101 @@ fn admin_migrate_brings_a_store_to_the_current_schema() {
     assert!(dir.path().join("keyward.db").exists());
     assert!(migrations >= 3);
 }
+
+/// Nodes starting at once migrate once, whatever the database's default
+/// isolation level (a node that waited for the lock must see what the one
+/// before it committed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_migrations_succeed_under_repeatable_read() {
+    let (url, admin_url, name) = crate::support::fresh_postgres_database().await;
+    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
+    sqlx::query(&format!(
+        "ALTER DATABASE {name} SET default_transaction_isolation = 'repeatable read'"
+    ))
+    .execute(&admin)
+    .await
+    .unwrap();
+    admin.close().await;
+    let mut nodes = Vec::new();
+    for _ in 0..4 {
+        let url = url.clone();
+        nodes.push(tokio::spawn(
+            async move { keyward::store::Store::open_postgres(&url).await },
+        ));
+    }
+    for node in nodes {
+        node.await.unwrap().unwrap().close().await;
+    }
+}
+
+/// An older keyward starts on a database a newer one migrated (a rolling
+/// upgrade, or a rollback): migrations only add.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_binary_starts_on_a_newer_schema() {
+    use crate::support::{Backend, TestStore};
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let t = TestStore::new(backend).await;
+        let checksum = if t.sqlite_dir.is_some() {
+            "x'00'"
+        } else {
+            "'\\x00'::bytea"
+        };
+        t.raw_execute(&format!(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (99, 'from a newer keyward', true, {checksum}, 0)"
+        ))
+        .await
+        .unwrap();
+        let again = t.another_node().await;
+        again.close().await;
+        t.finish().await;
+    }
+}
+
+/// `admin backup` never writes through a link, never backs up a database
+/// it had to create (a mistyped directory), and keeps the copy private.
+#[test]
+fn admin_backup_refuses_links_and_missing_databases_and_keeps_the_copy_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&std::ffi::OsStr]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args(args)
+            .env_remove("KEYWARD_DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let backup = |target: &std::path::Path, data: &std::path::Path| {
+        run(&[
+            &os("admin"),
+            &os("backup"),
+            target.as_os_str(),
+            &os("--data-dir"),
+            data.as_os_str(),
+        ])
+    };
+    let out = backup(&dir.path().join("copy.db"), &dir.path().join("typo"));
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no keyward database"));
+    assert!(!dir.path().join("typo").exists(), "nothing created");
+
+    let out = run(&[&os("admin"), &os("migrate"), &os("--data-dir"), data.as_os_str()]);
+    assert!(out.status.success(), "{out:?}");
+    let link = dir.path().join("link.db");
+    std::os::unix::fs::symlink(dir.path().join("elsewhere.db"), &link).unwrap();
+    let out = backup(&link, &data);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a dangling link is not written through: {out:?}"
+    );
+    assert!(!dir.path().join("elsewhere.db").exists());
+
+    let copy = dir.path().join("copy.db");
+    let out = backup(&copy, &data);
+    assert!(out.status.success(), "{out:?}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}

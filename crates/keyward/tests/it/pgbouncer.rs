@@ -1,7 +1,7 @@
 //! keyward through a real PgBouncer in transaction pooling mode (Debian's
 //! 1.18: no prepared statement support, no `ignore_startup_parameters`),
-//! with `database_pooler = "transaction"` and the change feed listening on
-//! a direct connection (`database_listener_url`), as DESIGN.md section 7
+//! with `database_pooler = "transaction"` and the change feed listening
+//! through a session-mode PgBouncer (`database_listener_url`), as DESIGN.md section 7
 //! says: two nodes verify, manage, count usage and see each other's
 //! revocations; the CLI works through it too. PgBouncer's pool is smaller
 //! than keyward's, so server connections change hands between every
@@ -35,9 +35,9 @@ impl Drop for Bouncer {
 }
 
 impl Bouncer {
-    /// PgBouncer in transaction mode in front of the test's database, with
-    /// `server_pool` server connections at most.
-    async fn start(direct_url: &str, server_pool: u32) -> Bouncer {
+    /// PgBouncer in `mode` (`transaction`, `session`) in front of the
+    /// test's database, with `server_pool` server connections at most.
+    async fn start(direct_url: &str, mode: &str, server_pool: u32) -> Bouncer {
         assert!(
             std::path::Path::new(PGBOUNCER).exists(),
             "this test needs PgBouncer (apt install pgbouncer): run .ci/install-test-tools"
@@ -54,7 +54,7 @@ impl Bouncer {
              listen_port = {port}\n\
              unix_socket_dir =\n\
              auth_type = any\n\
-             pool_mode = transaction\n\
+             pool_mode = {mode}\n\
              default_pool_size = {server_pool}\n\
              max_client_conn = 500\n",
             host = options.get_host(),
@@ -110,14 +110,17 @@ fn direct_url(t: &TestStore) -> String {
 async fn two_nodes_work_through_pgbouncer_in_transaction_mode() {
     let t = TestStore::new(Backend::Postgres).await;
     let direct = direct_url(&t);
-    let bouncer = Bouncer::start(&direct, 2).await;
+    let bouncer = Bouncer::start(&direct, "transaction", 2).await;
+    // The listener through a session-mode PgBouncer, as docs/DEPLOYMENT.md
+    // allows (stock settings: no `ignore_startup_parameters`).
+    let session = Bouncer::start(&direct, "session", 4).await;
     let through_bouncer = vec![
         "--database-url".to_owned(),
         bouncer.url.clone(),
         "--database-pooler".to_owned(),
         "transaction".to_owned(),
         "--database-listener-url".to_owned(),
-        direct.clone(),
+        session.url.clone(),
         "--database-max-connections".to_owned(),
         "6".to_owned(),
     ];
@@ -242,7 +245,11 @@ async fn two_nodes_work_through_pgbouncer_in_transaction_mode() {
         let said = node.stderr();
         assert!(!said.contains("prepared statement"), "{said}");
     }
-    drop((a, b, bouncer));
+    for node in [&a, &b] {
+        let said = node.stderr();
+        assert!(!said.contains("cannot listen"), "{said}");
+    }
+    drop((a, b, bouncer, session));
     t.finish().await;
 }
 

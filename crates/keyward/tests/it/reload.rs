@@ -203,3 +203,89 @@ async fn a_changed_catalog_file_is_served_without_a_restart() {
     let m = metrics(&s).await;
     assert!(!m.contains(&served), "only the catalog served is reported: {m}");
 }
+
+/// A reload that drops an environment refuses that environment's keys at
+/// once, cached or not; a file the next start would refuse (a bad
+/// `[server]` table) is refused now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reload_rechecks_the_key_format_and_the_settings_tables() {
+    let t = TestStore::new(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keyward.toml");
+    let original = std::fs::read_to_string(catalog_path("coldsend")).unwrap();
+    std::fs::write(&file, &original).unwrap();
+    let s = Server::start(
+        &t,
+        Options {
+            catalog: file.to_str().unwrap(),
+            extra_args: vec!["--cache-ttl-seconds".into(), "60".into()],
+            ..Options::default()
+        },
+    )
+    .await;
+    let (status, created) = s
+        .manage(
+            Method::POST,
+            "/v1/keys",
+            Some(json!({"account": "acme", "name": "t", "scopes": ["*"], "environment": "test"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let test_key = created["key"].as_str().unwrap().to_owned();
+    assert_eq!(s.code_of(&test_key).await, "VALID", "now cached");
+
+    let bad = format!("{original}\n[server]\nbogus_setting = 1\n");
+    std::fs::write(&file, &bad).unwrap();
+    let started = Instant::now();
+    while !s.stderr().contains("catalog reload refused") {
+        assert!(started.elapsed() < Duration::from_secs(5), "{}", s.stderr());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(s.stderr().contains("bogus_setting"), "{}", s.stderr());
+    assert_eq!(readyz_digest(&s).await, sha256_hex(original.as_bytes()));
+
+    let live_only = original.replace("environments = [\"live\", \"test\"]", "environments = [\"live\"]");
+    assert_ne!(live_only, original);
+    std::fs::write(&file, &live_only).unwrap();
+    until_serving(&s, &sha256_hex(live_only.as_bytes())).await;
+    assert_eq!(
+        s.code_of(&test_key).await,
+        "MALFORMED",
+        "a cached key of a dropped environment is refused at once"
+    );
+}
+
+/// SIGHUP never ends the server, even without a catalog file to reload
+/// (the built-in demo catalog).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_without_a_catalog_file_leaves_the_server_running() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .current_dir(dir.path())
+        .env_remove("KEYWARD_CONFIG")
+        .env_remove("KEYWARD_DATABASE_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(url) = line.strip_prefix("keyward listening on ") {
+            break url.to_owned();
+        }
+    };
+    std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(child.try_wait().unwrap().is_none(), "SIGHUP ended the server");
+    let health = reqwest::get(format!("{url}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let _ = child.kill();
+    let _ = child.wait();
+}
