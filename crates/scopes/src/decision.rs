@@ -93,6 +93,18 @@ impl<'a> Decision<'a> {
         let catalog = self.catalog;
         self.missing_ids().map(|id| catalog.scope_name(id)).collect()
     }
+
+    /// Why the request is refused, as a 403 body's `detail` says it
+    /// (DESIGN.md section 5); `None` when it is allowed.
+    pub fn detail(&self) -> Option<String> {
+        match (self.outcome, self.no_route) {
+            (Outcome::Allowed, _) => None,
+            (_, Some(NoRoute::Rejected(why))) => Some(format!("no route: {why}")),
+            (_, Some(NoRoute::UnknownMethod)) => Some("no route: unknown method".to_owned()),
+            (Outcome::UnknownRoute, _) => Some("no route matches this method and path".to_owned()),
+            (Outcome::InsufficientScope, _) => Some(format!("Missing required scopes: {}", self.missing().join(", "))),
+        }
+    }
 }
 
 impl Catalog {

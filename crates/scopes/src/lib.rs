@@ -22,7 +22,8 @@ mod suggest;
 
 pub use bitset::ScopeId;
 pub use catalog::{
-    Action, Api, Bundle, Catalog, PathCase, PathMatching, Resource, Route, Scope, TrailingSlash, UnknownRoutes,
+    Action, Api, Bundle, Catalog, Example, GrantNote, Guidance, KeyHeader, PathCase, PathMatching, Recipe, Resource,
+    Route, Scope, TrailingSlash, UnknownRoutes,
 };
 pub use decision::{Decision, NoRoute, Outcome};
 pub use error::{CatalogError, CatalogErrors, GrantError, RequirementError};

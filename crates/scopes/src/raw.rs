@@ -21,6 +21,17 @@ pub struct RawCatalog {
     pub bundles: IndexMap<Spanned<String>, Spanned<RawBundle>>,
     #[serde(default)]
     pub routes: Vec<Spanned<RawRoute>>,
+    /// `[grants."*"]`, `[grants.admin]`: what the docs say of a global
+    /// wildcard or superscope.
+    #[serde(default)]
+    pub grants: IndexMap<Spanned<String>, RawGrantNote>,
+    /// `[[recipes]]`: the minimum grants for a use case.
+    #[serde(default)]
+    pub recipes: Vec<Spanned<RawRecipe>>,
+    /// `[[examples]]`: requests whose answers the docs show, as keyward
+    /// decides them.
+    #[serde(default)]
+    pub examples: Vec<Spanned<RawExample>>,
     /// Read by the server (`[server]` settings), ignored by the engine.
     #[serde(default, rename = "server")]
     pub _server: Option<toml::Value>,
@@ -43,6 +54,9 @@ pub struct RawApi {
     pub unknown_routes: Option<Spanned<String>>,
     pub path_case: Option<Spanned<String>>,
     pub trailing_slash: Option<Spanned<String>>,
+    /// How this API's clients send keys: `X-API-Key` or `Authorization`
+    /// (Bearer). Documentation: keyward accepts both either way.
+    pub key_header: Option<Spanned<String>>,
     /// Whether `X-HTTP-Method-Override` and friends are honoured on
     /// forward-auth requests (refused with 403 by default).
     #[serde(default)]
@@ -52,16 +66,25 @@ pub struct RawApi {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawResource {
+    /// The heading in the docs (default: the description, else the name).
+    pub title: Option<String>,
     pub description: Option<String>,
+    /// The docs' text for this resource's wildcard rows.
+    pub wildcard_description: Option<String>,
+    /// The actions' descriptions are keyward's example, not the product's.
+    #[serde(default)]
+    pub illustrative: bool,
     #[serde(default)]
     pub actions: IndexMap<Spanned<String>, Spanned<RawAction>>,
     pub implies: Option<ImpliesTable>,
 }
 
-/// `read = "text"` or `write = { description = "text", grantable = false }`.
+/// `read = "text"` or `write = { description = "text", grantable = false,
+/// advice = "text" }`.
 pub struct RawAction {
     pub description: String,
     pub grantable: bool,
+    pub advice: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for RawAction {
@@ -76,22 +99,29 @@ impl<'de> Deserialize<'de> for RawAction {
                 Ok(RawAction {
                     description: v.to_owned(),
                     grantable: true,
+                    advice: None,
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawAction, A::Error> {
                 let mut description = None;
                 let mut grantable = true;
+                let mut advice = None;
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "description" => description = Some(map.next_value::<String>()?),
                         "grantable" => grantable = map.next_value::<bool>()?,
+                        "advice" => advice = Some(map.next_value::<String>()?),
                         other => {
-                            return Err(de::Error::unknown_field(other, &["description", "grantable"]));
+                            return Err(de::Error::unknown_field(other, &["description", "grantable", "advice"]));
                         }
                     }
                 }
                 let description = description.ok_or_else(|| de::Error::missing_field("description"))?;
-                Ok(RawAction { description, grantable })
+                Ok(RawAction {
+                    description,
+                    grantable,
+                    advice,
+                })
             }
         }
         deserializer.deserialize_any(ActionVisitor)
@@ -103,6 +133,9 @@ impl<'de> Deserialize<'de> for RawAction {
 pub struct RawBundle {
     pub description: Option<String>,
     pub scopes: Names,
+    /// The members are keyward's example, not the product's.
+    #[serde(default)]
+    pub illustrative: bool,
 }
 
 #[derive(Deserialize)]
@@ -112,4 +145,33 @@ pub struct RawRoute {
     pub path: Spanned<String>,
     pub scopes: Names,
     pub description: Option<String>,
+    /// The route is keyward's example of the API's shape, not the
+    /// product's documentation.
+    #[serde(default)]
+    pub illustrative: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGrantNote {
+    pub description: Option<String>,
+    pub advice: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecipe {
+    /// The use case.
+    pub name: String,
+    pub grants: Names,
+    pub note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExample {
+    pub description: Option<String>,
+    pub grants: Names,
+    pub method: Spanned<String>,
+    pub path: Spanned<String>,
 }

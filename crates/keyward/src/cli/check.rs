@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use keyward_scopes::{Catalog, Decision, NoRoute, Via};
+use keyward_scopes::{Catalog, Decision, Via};
 use serde::Serialize;
 
 use super::{load_catalog, EXIT_BAD_INPUT};
@@ -105,13 +105,7 @@ fn route_label(route: &keyward_scopes::Route) -> String {
 }
 
 fn detail(decision: &Decision<'_>) -> Option<String> {
-    match decision.no_route() {
-        Some(NoRoute::Rejected(why)) => Some(format!("no route: {why}")),
-        Some(NoRoute::NoMatch) => Some("no route matches this method and path".to_owned()),
-        Some(NoRoute::UnknownMethod) => Some("unknown method".to_owned()),
-        None if !decision.allowed() => Some(format!("Missing required scopes: {}", decision.missing().join(", "))),
-        None => None,
-    }
+    decision.detail()
 }
 
 /// The human answer: the verdict, then which grant covered each required

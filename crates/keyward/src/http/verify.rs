@@ -10,7 +10,7 @@ use std::time::Instant;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
-use keyward_scopes::{Decision, NoRoute, ScopeId};
+use keyward_scopes::{Decision, ScopeId};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -110,15 +110,11 @@ pub(super) fn detail(code: Code, decision: Option<&Decision<'_>>) -> Option<Stri
         Code::NotFound => Some("unknown key".to_owned()),
         Code::Expired => Some("the key has expired".to_owned()),
         Code::Revoked => Some("the key has been revoked".to_owned()),
-        Code::InsufficientScope => Some(format!(
-            "Missing required scopes: {}",
-            decision.map(Decision::missing).unwrap_or_default().join(", ")
-        )),
-        Code::UnknownRoute => Some(match decision.and_then(Decision::no_route) {
-            Some(NoRoute::Rejected(why)) => format!("no route: {why}"),
-            Some(NoRoute::UnknownMethod) => "no route: unknown method".to_owned(),
-            _ => "no route matches this method and path".to_owned(),
-        }),
+        Code::InsufficientScope | Code::UnknownRoute => Some(
+            decision
+                .and_then(Decision::detail)
+                .unwrap_or_else(|| "no route matches this method and path".to_owned()),
+        ),
     }
 }
 

@@ -132,15 +132,18 @@ fn the_typescript_export_type_checks_with_tsc() {
     std::fs::write(
         dir.path().join("client.ts"),
         "import { Grant, Scope, BUNDLE_SCOPES } from './atender';\n\
-         const ok: Grant[] = ['basic', 'knowledge:write', 'contacts:*'];\n\
+         import { Grant as SurveyGrant } from './surveys';\n\
+         const ok: Grant[] = ['basic', 'knowledge:write', 'analytics:write'];\n\
+         const w: SurveyGrant[] = ['contacts:*', 'admin'];\n\
          const s: Scope = 'analytics:write';\n\
          const b: readonly Scope[] = BUNDLE_SCOPES.basic;\n\
-         export { ok, s, b };\n",
+         export { ok, w, s, b };\n",
     )
     .unwrap();
+    // Read-only analytics on the voice-agent platform.
     std::fs::write(
         dir.path().join("wrong.ts"),
-        "import { Grant } from './atender';\nexport const g: Grant = 'analytics:write';\n",
+        "import { Grant } from './voice_agents';\nexport const g: Grant = 'analytics:write';\n",
     )
     .unwrap();
     let check = |files: &[&str]| {

@@ -20,6 +20,7 @@ mod pgbouncer;
 mod proxies;
 mod race;
 mod reload;
+mod seed_facts;
 mod server;
 mod service_calls;
 mod slow_clients;

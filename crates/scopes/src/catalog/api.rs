@@ -7,7 +7,7 @@ use crate::name::{is_key_part, is_name, is_wildcard};
 use crate::raw::RawApi;
 
 use super::builder::Builder;
-use super::{Api, PathCase, PathMatching, TrailingSlash, UnknownRoutes};
+use super::{Api, KeyHeader, PathCase, PathMatching, TrailingSlash, UnknownRoutes};
 
 impl Builder<'_, '_> {
     pub(super) fn api(&mut self, raw: &RawApi) -> Api {
@@ -81,6 +81,13 @@ impl Builder<'_, '_> {
             [("strict", Strict), ("ignore", Ignore)],
         );
         let path_matching = PathMatching { case, trailing_slash };
+        let key_header = raw.key_header.as_ref().map(|value| {
+            self.choice(
+                Some(value),
+                "key_header",
+                [("X-API-Key", KeyHeader::ApiKey), ("Authorization", KeyHeader::Bearer)],
+            )
+        });
         let mut strict = Vec::new();
         if case == PathCase::Sensitive {
             strict.push("`path_case = \"sensitive\"`");
@@ -109,6 +116,7 @@ impl Builder<'_, '_> {
             unknown_routes,
             path_matching,
             method_override: raw.method_override,
+            key_header,
         }
     }
 

@@ -90,12 +90,16 @@ impl Builder<'_, '_> {
                     name: a.clone(),
                     description: spec.description.clone(),
                     grantable: spec.grantable,
+                    advice: spec.advice.clone(),
                     scope: id,
                 });
             }
             resources.push(Resource {
                 name: name.get_ref().clone(),
+                title: raw_resource.title.clone(),
                 description: raw_resource.description.clone(),
+                wildcard_description: raw_resource.wildcard_description.clone(),
+                illustrative: raw_resource.illustrative,
                 actions,
                 implies: None,
                 all_actions: ScopeSet::default(),
@@ -158,6 +162,7 @@ impl Builder<'_, '_> {
             bundles: Vec::new(),
             implies,
             routes: Vec::new(),
+            guidance: super::Guidance::default(),
             router: Router::default(),
             nothing: ScopeSet::empty(count),
             everything,
@@ -166,6 +171,7 @@ impl Builder<'_, '_> {
         self.grant_names(&raw, &mut catalog);
         self.bundles(&raw, &mut catalog);
         self.routes(&raw, &mut catalog);
+        self.guidance(&raw, &mut catalog);
         catalog
     }
 

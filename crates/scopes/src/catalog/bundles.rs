@@ -33,6 +33,7 @@ impl Builder<'_, '_> {
                 name: name.get_ref().clone(),
                 description: bundle.description.clone(),
                 members: bundle.scopes.get_ref().iter().map(|m| m.get_ref().clone()).collect(),
+                illustrative: bundle.illustrative,
                 expansion: catalog.close(&direct),
                 direct,
             });

@@ -20,6 +20,7 @@ use crate::route::{Method, RouteId, Router};
 mod api;
 mod builder;
 mod bundles;
+mod guidance;
 mod routes;
 
 use builder::Builder;
@@ -99,12 +100,29 @@ pub struct Api {
     pub unknown_routes: UnknownRoutes,
     pub path_matching: PathMatching,
     pub method_override: bool,
+    /// How the docs tell clients to send keys (keyward accepts both).
+    pub key_header: Option<KeyHeader>,
+}
+
+/// The header an API's clients send keys in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyHeader {
+    /// `X-API-Key: <key>`.
+    ApiKey,
+    /// `Authorization: Bearer <key>`.
+    Bearer,
 }
 
 #[derive(Debug, Clone)]
 pub struct Resource {
     pub name: String,
+    /// The docs' heading, if not the description.
+    pub title: Option<String>,
     pub description: Option<String>,
+    /// The docs' text for the resource's wildcard rows.
+    pub wildcard_description: Option<String>,
+    /// The actions' descriptions are an example, not the product's words.
+    pub illustrative: bool,
     pub actions: Vec<Action>,
     /// The resource's own `implies` table, replacing the catalog-wide one.
     pub implies: Option<IndexMap<String, Vec<String>>>,
@@ -117,6 +135,8 @@ pub struct Action {
     pub name: String,
     pub description: String,
     pub grantable: bool,
+    /// A caution the docs show with the scope (it stays grantable).
+    pub advice: Option<String>,
     pub scope: ScopeId,
 }
 
@@ -137,6 +157,8 @@ pub struct Bundle {
     pub description: Option<String>,
     /// As written: scopes, resource wildcards and selectors.
     pub members: Vec<String>,
+    /// The members are an example, not the product's.
+    pub illustrative: bool,
     /// The members' scopes before implications.
     pub(crate) direct: ScopeSet,
     expansion: ScopeSet,
@@ -148,9 +170,45 @@ pub struct Route {
     pub path: String,
     pub scopes: Vec<ScopeId>,
     pub description: Option<String>,
+    /// An example of the API's shape, not the product's documentation.
+    pub illustrative: bool,
     /// Line of the route in the catalog file, for explanations.
     pub line: usize,
     pub(crate) required: ScopeSet,
+}
+
+/// What the docs say beyond the rules: notes on full-access grants, the
+/// minimum grants per use case, example requests. None of it changes a
+/// decision.
+#[derive(Debug, Clone, Default)]
+pub struct Guidance {
+    /// Global wildcards and superscopes, by name.
+    pub grant_notes: IndexMap<String, GrantNote>,
+    pub recipes: Vec<Recipe>,
+    pub examples: Vec<Example>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct GrantNote {
+    pub description: Option<String>,
+    pub advice: Option<String>,
+}
+
+/// The minimum grants for a use case.
+#[derive(Debug, Clone)]
+pub struct Recipe {
+    pub name: String,
+    pub grants: Vec<String>,
+    pub note: Option<String>,
+}
+
+/// A request the docs show with keyward's answer to it.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub description: Option<String>,
+    pub grants: Vec<String>,
+    pub method: String,
+    pub path: String,
 }
 
 /// What a grantable name stands for.
@@ -179,6 +237,7 @@ pub struct Catalog {
     bundles: Vec<Bundle>,
     implies: IndexMap<String, Vec<String>>,
     routes: Vec<Route>,
+    guidance: Guidance,
     pub(crate) router: Router,
     pub(crate) everything: ScopeSet,
     pub(crate) nothing: ScopeSet,
@@ -257,6 +316,11 @@ impl Catalog {
     /// The catalog-wide implication table.
     pub fn implies(&self) -> &IndexMap<String, Vec<String>> {
         &self.implies
+    }
+
+    /// Notes, recipes and examples for the docs.
+    pub fn guidance(&self) -> &Guidance {
+        &self.guidance
     }
 
     pub fn routes(&self) -> &[Route] {

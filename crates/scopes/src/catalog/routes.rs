@@ -102,6 +102,7 @@ impl Builder<'_, '_> {
                 path: r.path.get_ref().clone(),
                 scopes,
                 description: r.description.clone(),
+                illustrative: r.illustrative,
                 line,
                 required,
             });

@@ -1,7 +1,7 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use crate::catalog::{Catalog, PathCase, TrailingSlash, UnknownRoutes};
+use crate::catalog::{Catalog, KeyHeader, PathCase, TrailingSlash, UnknownRoutes};
 
 /// The catalog as data, for clients and `GET /v1/catalog`.
 #[derive(Debug, Serialize)]
@@ -15,6 +15,38 @@ pub struct CatalogDocument<'a> {
     pub scopes: Vec<&'a str>,
     /// Every name a key can be granted.
     pub grantable: Vec<String>,
+    /// Notes on full-access grants, by name.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub grants: IndexMap<&'a str, GrantNoteDocument<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recipes: Vec<RecipeDocument<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<ExampleDocument<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GrantNoteDocument<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advice: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RecipeDocument<'a> {
+    pub name: &'a str,
+    pub grants: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExampleDocument<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<&'a str>,
+    pub grants: &'a [String],
+    pub method: &'a str,
+    pub path: &'a str,
 }
 
 #[derive(Debug, Serialize)]
@@ -31,13 +63,23 @@ pub struct ApiDocument<'a> {
     pub path_case: PathCase,
     pub trailing_slash: TrailingSlash,
     pub method_override: bool,
+    /// `X-API-Key` or `Authorization`: how the docs tell clients to send
+    /// keys (both are accepted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_header: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct ResourceDocument<'a> {
     pub name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wildcard_description: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub illustrative: bool,
     pub actions: Vec<ActionDocument<'a>>,
     pub wildcards: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -50,6 +92,8 @@ pub struct ActionDocument<'a> {
     pub scope: &'a str,
     pub description: &'a str,
     pub grantable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advice: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -60,6 +104,8 @@ pub struct BundleDocument<'a> {
     pub members: &'a [String],
     /// What the bundle grants in this catalog, implications included.
     pub scopes: Vec<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub illustrative: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -69,6 +115,8 @@ pub struct RouteDocument<'a> {
     pub scopes: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub illustrative: bool,
 }
 
 impl Catalog {
@@ -87,13 +135,20 @@ impl Catalog {
                 path_case: api.path_matching.case,
                 trailing_slash: api.path_matching.trailing_slash,
                 method_override: api.method_override,
+                key_header: api.key_header.map(|h| match h {
+                    KeyHeader::ApiKey => "X-API-Key",
+                    KeyHeader::Bearer => "Authorization",
+                }),
             },
             resources: self
                 .resources()
                 .iter()
                 .map(|r| ResourceDocument {
                     name: &r.name,
+                    title: r.title.as_deref(),
                     description: r.description.as_deref(),
+                    wildcard_description: r.wildcard_description.as_deref(),
+                    illustrative: r.illustrative,
                     actions: r
                         .actions
                         .iter()
@@ -102,6 +157,7 @@ impl Catalog {
                             scope: self.scope_name(a.scope),
                             description: &a.description,
                             grantable: a.grantable,
+                            advice: a.advice.as_deref(),
                         })
                         .collect(),
                     wildcards: self.resource_wildcard_names(r).map(|(_, full)| full).collect(),
@@ -117,6 +173,7 @@ impl Catalog {
                     description: b.description.as_deref(),
                     members: &b.members,
                     scopes: self.bundle_scopes(b).collect(),
+                    illustrative: b.illustrative,
                 })
                 .collect(),
             routes: self
@@ -127,10 +184,46 @@ impl Catalog {
                     path: &r.path,
                     scopes: r.scopes.iter().map(|id| self.scope_name(*id)).collect(),
                     description: r.description.as_deref(),
+                    illustrative: r.illustrative,
                 })
                 .collect(),
             scopes: self.scopes().iter().map(|s| s.name.as_str()).collect(),
             grantable: self.grantable_names(),
+            grants: self
+                .guidance()
+                .grant_notes
+                .iter()
+                .map(|(name, note)| {
+                    (
+                        name.as_str(),
+                        GrantNoteDocument {
+                            description: note.description.as_deref(),
+                            advice: note.advice.as_deref(),
+                        },
+                    )
+                })
+                .collect(),
+            recipes: self
+                .guidance()
+                .recipes
+                .iter()
+                .map(|r| RecipeDocument {
+                    name: &r.name,
+                    grants: &r.grants,
+                    note: r.note.as_deref(),
+                })
+                .collect(),
+            examples: self
+                .guidance()
+                .examples
+                .iter()
+                .map(|e| ExampleDocument {
+                    description: e.description.as_deref(),
+                    grants: &e.grants,
+                    method: &e.method,
+                    path: &e.path,
+                })
+                .collect(),
         }
     }
 }

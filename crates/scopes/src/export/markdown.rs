@@ -1,6 +1,10 @@
 use std::fmt::Write;
 
-use crate::catalog::{Catalog, UnknownRoutes};
+use crate::catalog::{Catalog, KeyHeader, Resource, UnknownRoutes};
+
+/// Said once, above the first entry marked illustrative.
+const ILLUSTRATIVE: &str = "Entries marked *(illustrative)* are this catalog's example of the API's shape: \
+     the product's own documentation does not state them.";
 
 /// A docs page shaped like the seeds' "Available Scopes" sections: a table
 /// per resource, then wildcards, implications, bundles and the route table.
@@ -32,15 +36,25 @@ pub fn to_markdown(catalog: &Catalog) -> String {
         }
     );
 
+    authentication(&mut out, catalog);
+
     out.push_str("## Available Scopes\n\n");
+    if any_illustrative(catalog) {
+        let _ = writeln!(out, "{ILLUSTRATIVE}\n");
+    }
     for resource in catalog.resources() {
-        let _ = writeln!(
-            out,
-            "### {}\n",
-            resource.description.as_deref().unwrap_or(&resource.name)
-        );
+        let _ = writeln!(out, "### {}\n", heading(resource));
+        if let (Some(_), Some(description)) = (&resource.title, &resource.description) {
+            let _ = writeln!(out, "{}\n", cell(description));
+        }
+        if resource.illustrative {
+            out.push_str(
+                "*(illustrative descriptions: the product names these scopes but does not describe them)*\n\n",
+            );
+        }
         out.push_str("| Scope | Description |\n|---|---|\n");
         for action in &resource.actions {
+            let advice = action.advice.as_deref().map_or(String::new(), advice);
             let note = if action.grantable {
                 ""
             } else {
@@ -48,19 +62,17 @@ pub fn to_markdown(catalog: &Catalog) -> String {
             };
             let _ = writeln!(
                 out,
-                "| `{}` | {}{} |",
+                "| `{}` | {}{advice}{note} |",
                 catalog.scope_name(action.scope),
                 cell(&action.description),
-                note
             );
         }
         for (_, wildcard) in catalog.resource_wildcard_names(resource) {
-            let label = resource.description.as_deref().unwrap_or(&resource.name).to_lowercase();
-            let _ = writeln!(
-                out,
-                "| `{wildcard}` | All {} permissions, including ones added later |",
-                cell(&label)
-            );
+            let text = match &resource.wildcard_description {
+                Some(text) => cell(text),
+                None => format!("Every action of `{}`, including ones added later", resource.name),
+            };
+            let _ = writeln!(out, "| `{wildcard}` | {text} |");
         }
         if let Some(own) = &resource.implies {
             out.push('\n');
@@ -75,14 +87,21 @@ pub fn to_markdown(catalog: &Catalog) -> String {
 
     if !api.global_wildcards.is_empty() || !api.superscopes.is_empty() {
         out.push_str("## Full access\n\n| Scope | Description |\n|---|---|\n");
-        for w in &api.global_wildcards {
-            let _ = writeln!(
-                out,
-                "| `{w}` | Full access to all resources, including scopes added later |"
+        let notes = &catalog.guidance().grant_notes;
+        let defaults = api
+            .global_wildcards
+            .iter()
+            .map(|w| (w, "Full access to all resources, including scopes added later"))
+            .chain(
+                api.superscopes
+                    .iter()
+                    .map(|s| (s, "Full access to all resources, including scopes added later")),
             );
-        }
-        for s in &api.superscopes {
-            let _ = writeln!(out, "| `{s}` | Full access to all resources (use sparingly) |");
+        for (name, default) in defaults {
+            let note = notes.get(name);
+            let description = note.and_then(|n| n.description.as_deref()).unwrap_or(default);
+            let advice = note.and_then(|n| n.advice.as_deref()).map_or(String::new(), advice);
+            let _ = writeln!(out, "| `{name}` | {}{advice} |", cell(description));
         }
         out.push('\n');
     }
@@ -101,14 +120,21 @@ pub fn to_markdown(catalog: &Catalog) -> String {
             let members: Vec<String> = bundle.members.iter().map(|m| format!("`{m}`")).collect();
             let _ = writeln!(
                 out,
-                "| `{}` | {} | {} |",
+                "| `{}` | {} | {}{} |",
                 bundle.name,
                 members.join(", "),
-                bundle.description.as_deref().map_or(String::new(), cell)
+                bundle.description.as_deref().map_or(String::new(), cell),
+                if bundle.illustrative {
+                    " *(illustrative members)*"
+                } else {
+                    ""
+                }
             );
         }
         out.push('\n');
     }
+
+    recipes(&mut out, catalog);
 
     if !catalog.routes().is_empty() {
         out.push_str("## Endpoints\n\n| Method | Path | Requires |\n|---|---|---|\n");
@@ -124,15 +150,177 @@ pub fn to_markdown(catalog: &Catalog) -> String {
             } else {
                 scopes.join(", ")
             };
-            let _ = writeln!(out, "| {} | `{}` | {} |", methods.join(", "), route.path, requires);
+            let _ = writeln!(
+                out,
+                "| {} | `{}`{} | {} |",
+                methods.join(", "),
+                route.path,
+                if route.illustrative { " *(illustrative)*" } else { "" },
+                requires
+            );
         }
         out.push('\n');
         out.push_str(match api.unknown_routes {
             UnknownRoutes::Deny => "A request to any other endpoint is refused.\n",
             UnknownRoutes::Allow => "Any other endpoint needs a valid key and no particular scope.\n",
         });
+        unrouted(&mut out, catalog);
     }
+    missing_scope(&mut out, catalog);
+    keys(&mut out);
     out
+}
+
+/// A resource's heading: its title, else its description, else its name.
+fn heading(resource: &Resource) -> String {
+    cell(
+        resource
+            .title
+            .as_deref()
+            .or(resource.description.as_deref())
+            .unwrap_or(&resource.name),
+    )
+}
+
+fn any_illustrative(catalog: &Catalog) -> bool {
+    catalog.resources().iter().any(|r| r.illustrative)
+        || catalog.bundles().iter().any(|b| b.illustrative)
+        || catalog.routes().iter().any(|r| r.illustrative)
+}
+
+/// How clients send the key.
+fn authentication(out: &mut String, catalog: &Catalog) {
+    let api = catalog.api();
+    let example = format!(
+        "{}_{}_...",
+        api.key_prefix,
+        api.environments.first().map_or("live", String::as_str)
+    );
+    out.push_str("## Authentication\n\n");
+    let _ = match api.key_header {
+        Some(KeyHeader::ApiKey) => writeln!(
+            out,
+            "Send the key in the `X-API-Key` header of every request:\n\n```http\nX-API-Key: {example}\n```\n"
+        ),
+        Some(KeyHeader::Bearer) => writeln!(
+            out,
+            "Send the key as a Bearer token in the `Authorization` header of every request:\n\n```http\nAuthorization: Bearer {example}\n```\n"
+        ),
+        None => writeln!(
+            out,
+            "Send the key as a Bearer token (`Authorization: Bearer {example}`) or in the `X-API-Key` header.\n"
+        ),
+    };
+}
+
+/// The minimum grants per use case.
+fn recipes(out: &mut String, catalog: &Catalog) {
+    let recipes = &catalog.guidance().recipes;
+    if recipes.is_empty() {
+        return;
+    }
+    out.push_str("## Picking minimum scopes\n\n| Use case | Grant | Note |\n|---|---|---|\n");
+    for recipe in recipes {
+        let grants: Vec<String> = recipe.grants.iter().map(|g| format!("`{g}`")).collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} |",
+            cell(&recipe.name),
+            grants.join(", "),
+            recipe.note.as_deref().map_or(String::new(), cell)
+        );
+    }
+    out.push('\n');
+}
+
+/// Concrete scopes that no listed endpoint requires (said when other
+/// endpoints are refused: such a scope allows nothing yet).
+fn unrouted(out: &mut String, catalog: &Catalog) {
+    if catalog.api().unknown_routes != UnknownRoutes::Deny {
+        return;
+    }
+    let routed: std::collections::HashSet<u32> =
+        catalog.routes().iter().flat_map(|r| r.scopes.iter().copied()).collect();
+    let unrouted: Vec<String> = (0..catalog.scope_count() as u32)
+        .filter(|id| !routed.contains(id))
+        .map(|id| format!("`{}`", catalog.scope_name(id)))
+        .collect();
+    if unrouted.is_empty() {
+        return;
+    }
+    let full: Vec<String> = catalog
+        .api()
+        .global_wildcards
+        .iter()
+        .chain(&catalog.api().superscopes)
+        .map(|g| format!("`{g}`"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "\nNo endpoint listed here requires {}: this catalog lists no endpoint for {}, \
+         and a request to an endpoint not listed is refused{}.",
+        unrouted.join(", "),
+        if unrouted.len() == 1 { "it" } else { "them" },
+        if full.is_empty() {
+            String::new()
+        } else {
+            format!(", even with {}", full.join(" or "))
+        }
+    );
+}
+
+/// The 403 answer, and the examples as keyward decides them.
+fn missing_scope(out: &mut String, catalog: &Catalog) {
+    out.push_str("\n## When a scope is missing\n\n");
+    out.push_str(
+        "A request whose key lacks a scope the endpoint requires gets `403 Forbidden`, \
+         with a body that names what was required, what the key holds and what is missing.\n",
+    );
+    for example in &catalog.guidance().examples {
+        let grants = catalog.compile_grants(&example.grants);
+        let decision = catalog.decide_route(&grants, &example.method, &example.path);
+        let held: Vec<String> = example.grants.iter().map(|g| format!("`{g}`")).collect();
+        let _ = write!(
+            out,
+            "\n{}A key granted {} calling `{} {}`",
+            example
+                .description
+                .as_deref()
+                .map_or(String::new(), |d| format!("**{}** ", cell(d))),
+            held.join(", "),
+            example.method,
+            example.path
+        );
+        match decision.detail() {
+            None => out.push_str(" is allowed: `200 OK` from your API.\n"),
+            Some(detail) => {
+                let body = serde_json::json!({
+                    "detail": detail,
+                    "required": decision.required(),
+                    "granted": example.grants,
+                    "missing": decision.missing(),
+                });
+                let _ = writeln!(
+                    out,
+                    " gets `403 Forbidden`:\n\n```json\n{}\n```",
+                    serde_json::to_string_pretty(&body).unwrap_or_default()
+                );
+            }
+        }
+    }
+}
+
+/// What every key of every catalog is: keyward's lifecycle.
+fn keys(out: &mut String) {
+    out.push_str(
+        "\n## Keys\n\n\
+         - A key has a name that says what uses it (for example \"Production Backend\" or \"CRM Integration\").\n\
+         - A key may have an expiry date, after which it stops working; without one it works until revoked.\n\
+         - A key holds at least one permission.\n\
+         - The key is shown once, when it is created; only its first characters are kept for display.\n\
+         - Revoking a key is permanent: it cannot be reactivated. Revoked and expired keys stay listed for audit.\n\
+         - Each key shows how often it was used in the last 24 hours, 7 days and 30 days.\n",
+    );
 }
 
 fn implications(out: &mut String, table: &indexmap::IndexMap<String, Vec<String>>) {
@@ -140,6 +328,11 @@ fn implications(out: &mut String, table: &indexmap::IndexMap<String, Vec<String>
         let to: Vec<String> = to.iter().map(|a| format!("`:{a}`")).collect();
         let _ = writeln!(out, "- `:{from}` implies {} on the same resource.", to.join(", "));
     }
+}
+
+/// A caution after a row's description, in italics (a `*` in it escaped).
+fn advice(text: &str) -> String {
+    format!(" — *{}*", cell(text).replace('*', "\\*"))
 }
 
 /// Text safe inside a table cell.

@@ -1,6 +1,6 @@
 use serde_json::{json, Map, Value};
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, KeyHeader};
 use crate::route::Segment;
 
 /// An OpenAPI 3.1 document of the API the catalog describes: every route
@@ -11,9 +11,19 @@ pub fn to_openapi(catalog: &Catalog) -> String {
     let mut scopes = Map::new();
     for resource in catalog.resources() {
         for action in resource.actions.iter().filter(|a| a.grantable) {
-            scopes.insert(catalog.scope_name(action.scope).to_owned(), json!(action.description));
+            let text = match &action.advice {
+                Some(advice) => format!("{} ({advice})", action.description),
+                None => action.description.clone(),
+            };
+            scopes.insert(catalog.scope_name(action.scope).to_owned(), json!(text));
         }
     }
+    // The scheme the docs tell clients to use, or both.
+    let schemes: Vec<&str> = match api.key_header {
+        Some(KeyHeader::ApiKey) => vec!["apiKey"],
+        Some(KeyHeader::Bearer) => vec!["bearer"],
+        None => vec!["apiKey", "bearer"],
+    };
     let mut paths: Map<String, Value> = Map::new();
     for route in catalog.routes() {
         let template = crate::route::Template::parse(&route.path).ok();
@@ -42,7 +52,7 @@ pub fn to_openapi(catalog: &Catalog) -> String {
             let mut operation = json!({
                 "summary": route.description.clone().unwrap_or_else(|| format!("{method} {}", route.path)),
                 "description": description,
-                "security": [{"apiKey": required}, {"bearer": required}],
+                "security": schemes.iter().map(|s| json!({ *s: required })).collect::<Vec<_>>(),
                 "responses": {
                     "401": {"description": "Missing, unknown, expired or revoked key"},
                     "403": {"description": "The key lacks a required scope"},
@@ -50,6 +60,9 @@ pub fn to_openapi(catalog: &Catalog) -> String {
             });
             if !parameters.is_empty() {
                 operation["parameters"] = json!(parameters);
+            }
+            if route.illustrative {
+                operation["x-keyward-illustrative"] = json!(true);
             }
             entry[method.as_str().to_ascii_lowercase()] = operation;
         }
@@ -64,13 +77,14 @@ pub fn to_openapi(catalog: &Catalog) -> String {
         },
         "paths": paths,
         "components": {
-            "securitySchemes": {
-                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-                "bearer": {"type": "http", "scheme": "bearer", "description": "The same key as a Bearer token"},
-            },
+            "securitySchemes": schemes.iter().map(|s| match *s {
+                "apiKey" => ("apiKey".to_owned(), json!({"type": "apiKey", "in": "header", "name": "X-API-Key"})),
+                _ => ("bearer".to_owned(), json!({"type": "http", "scheme": "bearer", "description": "The key as a Bearer token"})),
+            }).collect::<Map<_, _>>(),
         },
         "x-keyward-scopes": scopes,
         "x-keyward-bundles": catalog.bundles().iter().map(|b| (b.name.clone(), json!(catalog.bundle_scopes(b).collect::<Vec<_>>()))).collect::<Map<_, _>>(),
+        "x-keyward-recipes": catalog.guidance().recipes.iter().map(|r| json!({"use_case": r.name, "grants": r.grants, "note": r.note})).collect::<Vec<_>>(),
     });
     #[expect(
         clippy::expect_used,

@@ -43,7 +43,11 @@ fn typescript_export_is_the_scope_enum() {
     );
     assert!(ts.contains("  \"basic\": [\"conversations:read\", \"contacts:read\", \"tags:read\"],"));
     let grantable = &ts[ts.find("GRANTABLE_SCOPES = [").unwrap()..ts.find("export type GrantableScope").unwrap()];
-    assert!(!grantable.contains("analytics:write"));
+    assert!(grantable.contains("analytics:write"), "rare, but grantable");
+    let voice = to_typescript(&seed("voice-agents"));
+    let grantable =
+        &voice[voice.find("GRANTABLE_SCOPES = [").unwrap()..voice.find("export type GrantableScope").unwrap()];
+    assert!(!grantable.contains("analytics:write"), "read-only analytics");
 }
 
 #[test]
@@ -61,14 +65,20 @@ fn markdown_export_has_a_table_per_resource_bundles_and_routes() {
     assert!(md.contains(
         "### Campaigns\n\n| Scope | Description |\n|---|---|\n| `campaigns:create` | Create new campaigns |\n"
     ));
-    assert!(md.contains("| `campaigns:all` | All campaigns permissions, including ones added later |"));
-    assert!(md.contains("| `*` | Full access to all resources, including scopes added later |"));
+    assert!(md.contains("| `campaigns:all` | Full access to all campaign operations |"));
+    assert!(md.contains(
+        "| `*` | Full access to all resources. Automatically grants access to new scopes. — *Only use \\* for administrative tools. Protect these keys accordingly.* |"
+    ));
     assert!(md.contains("| GET | `/api/public/v1/campaigns` | `campaigns:read` |"));
-    assert!(md.contains("| GET | `/api/public/v1/campaigns/{id}/leads` | `campaigns:read`, `leads:read` |"));
+    assert!(md
+        .contains("| GET | `/api/public/v1/campaigns/{id}/leads` *(illustrative)* | `campaigns:read`, `leads:read` |"));
     let atender = to_markdown(&seed("atender"));
     assert!(atender.contains(
-        "| `analytics:write` | Rare: typically not granted to external integrations (cannot be granted to a key) |"
+        "| `analytics:write` | (rare — typically not granted to external integrations) — *Rare: typically not granted to external integrations* |"
     ));
+    let voice = to_markdown(&seed("voice-agents"));
+    assert!(voice
+        .contains("| `analytics:write` | Not available: analytics data is read-only (cannot be granted to a key) |"));
     assert!(atender.contains("- `:write` implies `:read` on the same resource."));
     assert!(atender
         .contains("| `read_all` | `*:read` | Every :read scope. Comprehensive monitoring or analytics integrations |"));

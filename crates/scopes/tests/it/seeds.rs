@@ -273,17 +273,12 @@ fn seed_003_bundles() {
         .collect();
     assert_eq!(scopes_of("read_all"), reads);
     assert_eq!(reads.len(), 20);
-    let full: Vec<String> = c
-        .scopes()
-        .iter()
-        .map(|s| s.name.clone())
-        .filter(|s| s != "analytics:write")
-        .collect();
-    assert_eq!(scopes_of("full_access"), full, "every scope a key can hold");
+    let full: Vec<String> = c.scopes().iter().map(|s| s.name.clone()).collect();
+    assert_eq!(scopes_of("full_access"), full, "\"Every scope\"");
     // Every :write scope, and with write implying read, their reads.
     let write_all = scopes_of("write_all");
     assert!(write_all.contains(&"knowledge:write".to_owned()) && write_all.contains(&"knowledge:read".to_owned()));
-    assert!(!write_all.contains(&"analytics:write".to_owned()) && !write_all.contains(&"analytics:read".to_owned()));
+    assert!(write_all.contains(&"analytics:write".to_owned()) && write_all.contains(&"analytics:read".to_owned()));
     assert_eq!(scopes_of("analytics_only"), ["conversations:read", "analytics:read"]);
     assert!(route_allows(
         &c,
@@ -300,16 +295,29 @@ fn seed_003_bundles() {
     assert!(c.bundles().iter().any(|b| b.name == "integration"));
 }
 
+/// "(rare — typically not granted to external integrations)" is advice:
+/// the scope can be granted, `full_access` and `write_all` include it, and
+/// the docs carry the advice.
 #[test]
-fn seed_003_analytics_write_is_never_granted() {
+fn seed_003_analytics_write_is_rare_but_grantable() {
     let c = seed("atender");
-    for grants in [
-        &["full_access"][..],
-        &["write_all"],
-        &["analytics:*"],
-        &["read_all", "write_all"],
-    ] {
-        assert!(!route_allows(&c, grants, "POST", "/api/v1/analytics"), "{grants:?}");
+    for grants in [&["full_access"][..], &["write_all"], &["analytics:write"]] {
+        assert!(route_allows(&c, grants, "POST", "/api/v1/analytics"), "{grants:?}");
     }
-    assert!(c.check_grants(&["analytics:write"]).is_err());
+    assert!(!route_allows(&c, &["read_all"], "POST", "/api/v1/analytics"));
+    assert!(c.check_grants(&["analytics:write"]).is_ok());
+    assert!(
+        c.check_grants(&["analytics:*"]).is_err(),
+        "the seed offers no wildcards"
+    );
+    let write = c
+        .resources()
+        .iter()
+        .find(|r| r.name == "analytics")
+        .unwrap()
+        .actions
+        .iter()
+        .find(|a| a.name == "write")
+        .unwrap();
+    assert!(write.advice.is_some());
 }
