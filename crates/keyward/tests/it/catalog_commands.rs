@@ -98,7 +98,9 @@ fn export_json_typescript_and_markdown() {
 
     let md = keyward(&["catalog", "export", &atender, "--format", "markdown"]);
     assert_eq!(md.status.code(), Some(0));
-    assert!(stdout(&md).contains("### Knowledge Base\n\n| Scope | Description |"));
+    assert!(stdout(&md).contains(
+        "### Knowledge Base\n\nUsed by doc-as-code pipelines and partner systems syncing content.\n\n| Scope | Description |"
+    ));
 
     let openapi = keyward(&["catalog", "export", &atender, "--format", "openapi"]);
     assert_eq!(openapi.status.code(), Some(0));

@@ -269,7 +269,16 @@ fn non_grantable_selector_and_unknown_required_scopes_exit_2() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("unknown scope `tags:raed` (did you mean `tags:read`?)"));
-    let out = keyward(&["check", "--catalog", &atender, "--grant", "basic", "--need", "tags:*"]);
+    let surveys = example("surveys");
+    let out = keyward(&[
+        "check",
+        "--catalog",
+        &surveys,
+        "--grant",
+        "admin",
+        "--need",
+        "contacts:*",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("not a concrete"));
 }

@@ -67,7 +67,10 @@ impl Matrix {
                                 grant: catalog.scope_name(action.scope).to_owned(),
                                 id: format!("grant-{r}-{c}"),
                                 label: format!("{}: {}", resource.name, action.name),
-                                description: action.description.clone(),
+                                description: match &action.advice {
+                                    Some(advice) => format!("{} ({advice})", action.description),
+                                    None => action.description.clone(),
+                                },
                             })
                     })
                     .collect(),
@@ -77,7 +80,9 @@ impl Matrix {
                     .map(|(w, (_, grant))| Cell {
                         id: format!("grant-{r}-w{w}"),
                         label: format!("{}: all actions", resource.name),
-                        description: format!("Every {} permission, including ones added later", resource.name),
+                        description: resource.wildcard_description.clone().unwrap_or_else(|| {
+                            format!("Every {} permission, including ones added later", resource.name)
+                        }),
                         grant,
                     })
                     .collect(),
@@ -88,10 +93,19 @@ impl Matrix {
             .global_wildcards
             .iter()
             .chain(&api.superscopes)
-            .map(|name| Choice {
-                grant: name.clone(),
-                id: String::new(),
-                description: "Every permission, including ones added later. Only for administrative tools.".to_owned(),
+            .map(|name| {
+                let note = catalog.guidance().grant_notes.get(name);
+                let text = note
+                    .and_then(|n| n.description.clone())
+                    .unwrap_or_else(|| "Every permission, including ones added later.".to_owned());
+                let advice = note
+                    .and_then(|n| n.advice.clone())
+                    .unwrap_or_else(|| "Only for administrative tools.".to_owned());
+                Choice {
+                    grant: name.clone(),
+                    id: String::new(),
+                    description: format!("{text} {advice}"),
+                }
             })
             .collect();
         choices.extend(catalog.bundles().iter().map(|bundle| {
