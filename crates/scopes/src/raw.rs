@@ -57,6 +57,9 @@ pub struct RawApi {
     /// How this API's clients send keys: `X-API-Key` or `Authorization`
     /// (Bearer). Documentation: keyward accepts both either way.
     pub key_header: Option<Spanned<String>>,
+    /// Best practices the docs list (one sentence each).
+    #[serde(default)]
+    pub advice: Vec<String>,
     /// Whether `X-HTTP-Method-Override` and friends are honoured on
     /// forward-auth requests (refused with 403 by default).
     #[serde(default)]

@@ -127,7 +127,7 @@ fn seed_000_surveys() {
     );
     // The seed never says write includes read.
     assert_eq!(need(c, &["contacts:write"], &["contacts:read"]), 1);
-    assert!(md.contains("No scope implies another"));
+    assert!(md.contains("No action implies another (`write` does not include `read`)"));
 
     // The route table, exactly: each row allowed with its scope, refused
     // with another scope of the same resource.
@@ -182,10 +182,20 @@ fn seed_000_surveys() {
         );
     }
     assert!(md.contains(
-        "No endpoint listed here requires `surveys:send`, `webhooks:read`, `webhooks:write`: this catalog lists no endpoint for them, and a request to an endpoint not listed is refused, even with `admin`."
+        "No endpoint listed here requires `surveys:send`, `webhooks:read`, `webhooks:write`: until one is, they allow no request (keyward refuses an endpoint not listed, even to `admin`)."
     ));
+    // "You can use wildcards to grant all permissions for a resource:
+    // contacts:* - All contact operations (read + write) ..."
+    for line in [
+        "- `contacts:*` grants every action of `contacts` (`read`, `write`), including actions added later.",
+        "- `surveys:*` grants every action of `surveys` (`read`, `write`, `send`), including actions added later.",
+        "- `sequences:*` grants every action of `sequences` (`read`, `execute`), including actions added later.",
+    ] {
+        assert!(md.contains(line), "{line}");
+    }
+    assert!(md.contains("to limit its access to only the resources it needs"));
     // "Status: 403 Forbidden".
-    assert!(md.contains("gets `403 Forbidden`"));
+    assert!(md.contains("with `403 Forbidden`"));
     // The four combinations: the seed's titles and purposes; their members
     // are the catalog's reading, and marked so.
     for (title, purpose) in [
@@ -207,10 +217,7 @@ fn seed_000_surveys() {
             .lines()
             .find(|l| l.contains(title))
             .unwrap_or_else(|| panic!("{title} missing"));
-        assert!(
-            line.contains(purpose) && line.contains("*(illustrative members)*"),
-            "{line}"
-        );
+        assert!(line.contains(purpose) && line.contains("*(illustrative)*"), "{line}");
     }
 }
 
@@ -270,6 +277,16 @@ fn seed_001_coldsend() {
     // Only the seed's scopes.
     assert_eq!(need(c, &["*"], &["campaigns:write"]), 2);
     assert_eq!(need(c, &["campaigns:update"], &["campaigns:read"]), 1, "no implication");
+    assert!(md.contains("- `campaigns:all` grants every action of `campaigns`"));
+    assert!(md.contains("- `*` grants every scope, including scopes added later."));
+    for practice in [
+        "- Principle of least privilege — Grant only the minimum scopes needed",
+        "- Separate keys by function — Different integrations should use different keys",
+        "- Audit regularly — Review which scopes your keys actually use",
+        "- Use compound scopes — campaigns:all is cleaner than listing each scope individually",
+    ] {
+        assert!(md.contains(practice), "{practice}");
+    }
     // The key goes in `X-API-Key`.
     assert!(
         md.contains("Send the key in the `X-API-Key` header of every request:\n\n```http\nX-API-Key: cs_live_...\n```")
@@ -305,7 +322,7 @@ fn seed_001_coldsend() {
         body,
         "the page shows the 403 body"
     );
-    assert!(md.contains("gets `403 Forbidden`"));
+    assert!(md.contains("with `403 Forbidden`"));
     // One route is the seed's; the others are marked.
     let (illustrative, stated) = illustrative_routes(c);
     assert_eq!(stated, ["[\"GET\"] /api/public/v1/campaigns"]);
@@ -380,6 +397,15 @@ fn seed_002_voice_agents() {
     let (illustrative, stated) = illustrative_routes(c);
     assert!(stated.is_empty(), "the seed gives no paths: {stated:?}");
     assert_eq!(illustrative, 26);
+    for said in [
+        "You can grant read, write, or both permissions per resource.",
+        "Write access does not automatically include read; grant both if needed.",
+        "- Never share keys publicly.",
+        "- Rotate keys regularly.",
+        "- Set an expiry date for keys used in short-term integrations or shared environments.",
+    ] {
+        assert!(md.contains(said), "{said}");
+    }
     // "Include your API key as a Bearer token in the Authorization header".
     assert!(md.contains("Authorization: Bearer va_live_..."));
     // Creating, expiring and revoking keys; usage windows.
@@ -432,8 +458,18 @@ fn seed_003_atender() {
     assert_row(
         &md,
         "analytics:write",
-        "(rare — typically not granted to external integrations) — *Rare: typically not granted to external integrations*",
+        "(rare — typically not granted to external integrations)",
     );
+    for said in [
+        "regardless of who created the key",
+        "So knowledge:read lets the key call GET /api/v1/kb/*, while knowledge:write adds POST / PATCH / DELETE on the same surface.",
+        "Both :read and :write are available for most resources unless noted.",
+        "Picking :write is sufficient.",
+        "- The principle of least privilege applies.",
+        "- Granting wider scopes than needed increases blast radius if the key is leaked.",
+    ] {
+        assert!(md.contains(said), "{said}");
+    }
     assert_eq!(need(c, &["analytics:write"], &["analytics:write"]), 0);
     assert_eq!(
         need(c, &["analytics:write"], &["analytics:read"]),
@@ -541,7 +577,7 @@ fn seed_003_atender() {
     assert_eq!(need(c, &["analytics_only"], &["tags:read"]), 1);
     assert!(md
         .lines()
-        .any(|l| l.starts_with("| `integration` |") && l.contains("*(illustrative members)*")));
+        .any(|l| l.starts_with("| `integration` |") && l.contains("*(illustrative)*")));
     assert!(md
         .lines()
         .any(|l| l.starts_with("| `basic` |") && !l.contains("illustrative")));
@@ -580,5 +616,5 @@ fn seed_003_atender() {
     // "A key that doesn't have the required scope ... gets a 403 response".
     let (code, answer) = route(c, &["contacts:read"], "GET", "/api/v1/kb/articles");
     assert_eq!((code, answer["code"].as_str()), (1, Some("INSUFFICIENT_SCOPE")));
-    assert!(md.contains("gets `403 Forbidden`"));
+    assert!(md.contains("with `403 Forbidden`"));
 }

@@ -117,6 +117,7 @@ impl Builder<'_, '_> {
             path_matching,
             method_override: raw.method_override,
             key_header,
+            advice: raw.advice.clone(),
         }
     }
 

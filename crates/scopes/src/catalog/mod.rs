@@ -102,6 +102,8 @@ pub struct Api {
     pub method_override: bool,
     /// How the docs tell clients to send keys (keyward accepts both).
     pub key_header: Option<KeyHeader>,
+    /// Best practices the docs list.
+    pub advice: Vec<String>,
 }
 
 /// The header an API's clients send keys in.

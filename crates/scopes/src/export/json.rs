@@ -67,6 +67,8 @@ pub struct ApiDocument<'a> {
     /// keys (both are accepted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_header: Option<&'static str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub advice: &'a [String],
 }
 
 #[derive(Debug, Serialize)]
@@ -139,6 +141,7 @@ impl Catalog {
                     KeyHeader::ApiKey => "X-API-Key",
                     KeyHeader::Bearer => "Authorization",
                 }),
+                advice: &api.advice,
             },
             resources: self
                 .resources()

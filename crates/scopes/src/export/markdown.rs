@@ -3,8 +3,8 @@ use std::fmt::Write;
 use crate::catalog::{Catalog, KeyHeader, Resource, UnknownRoutes};
 
 /// Said once, above the first entry marked illustrative.
-const ILLUSTRATIVE: &str = "Entries marked *(illustrative)* are this catalog's example of the API's shape: \
-     the product's own documentation does not state them.";
+const ILLUSTRATIVE: &str = "Entries marked *(illustrative)* are examples of the API's shape, \
+     not taken from the product's documentation.";
 
 /// A docs page shaped like the seeds' "Available Scopes" sections: a table
 /// per resource, then wildcards, implications, bundles and the route table.
@@ -12,11 +12,15 @@ pub fn to_markdown(catalog: &Catalog) -> String {
     let api = catalog.api();
     let mut out = String::new();
     let _ = writeln!(out, "# {} API scopes\n", api.name);
-    if let Some(d) = &api.description {
-        let _ = writeln!(out, "{}\n", cell(d));
+    match &api.description {
+        Some(d) => {
+            let _ = writeln!(out, "{}\n", cell(d));
+        }
+        None => {
+            out.push_str("Scopes define what an API key can do. Each scope is `resource:action`; ");
+            out.push_str("a key holds one or more of them, and a request without the scopes it needs gets 403.\n\n");
+        }
     }
-    out.push_str("Scopes define what an API key can do. Each scope is `resource:action`; ");
-    out.push_str("a key holds one or more of them, and a request without the scopes it needs gets 403.\n\n");
     let _ = writeln!(
         out,
         "Keys look like `{}_{}_...`{}.\n",
@@ -106,13 +110,7 @@ pub fn to_markdown(catalog: &Catalog) -> String {
         out.push('\n');
     }
 
-    out.push_str("## Scope hierarchy\n\n");
-    if catalog.implies().is_empty() {
-        out.push_str("No scope implies another: grant each one a key needs.\n\n");
-    } else {
-        implications(&mut out, catalog.implies());
-        out.push('\n');
-    }
+    hierarchy(&mut out, catalog);
 
     if !catalog.bundles().is_empty() {
         out.push_str("## Bundles\n\n| Bundle | Scopes | Description |\n|---|---|---|\n");
@@ -124,11 +122,7 @@ pub fn to_markdown(catalog: &Catalog) -> String {
                 bundle.name,
                 members.join(", "),
                 bundle.description.as_deref().map_or(String::new(), cell),
-                if bundle.illustrative {
-                    " *(illustrative members)*"
-                } else {
-                    ""
-                }
+                if bundle.illustrative { " *(illustrative)*" } else { "" }
             );
         }
         out.push('\n');
@@ -161,14 +155,63 @@ pub fn to_markdown(catalog: &Catalog) -> String {
         }
         out.push('\n');
         out.push_str(match api.unknown_routes {
-            UnknownRoutes::Deny => "A request to any other endpoint is refused.\n",
-            UnknownRoutes::Allow => "Any other endpoint needs a valid key and no particular scope.\n",
+            UnknownRoutes::Deny => {
+                "keyward refuses a request to any endpoint not listed here, whatever the key holds.\n"
+            }
+            UnknownRoutes::Allow => {
+                "keyward lets a request to any other endpoint through with a valid key, whatever its scopes.\n"
+            }
         });
         unrouted(&mut out, catalog);
     }
     missing_scope(&mut out, catalog);
+    best_practices(&mut out, catalog);
     keys(&mut out);
     out
+}
+
+/// What grants what beyond itself: implications, resource wildcards, full
+/// access.
+fn hierarchy(out: &mut String, catalog: &Catalog) {
+    out.push_str("## Scope hierarchy\n\n");
+    if catalog.implies().is_empty() {
+        out.push_str("No action implies another (`write` does not include `read`): grant each one a key needs.\n\n");
+    } else {
+        implications(out, catalog.implies());
+    }
+    for resource in catalog.resources() {
+        let actions: Vec<String> = resource
+            .actions
+            .iter()
+            .filter(|a| a.grantable)
+            .map(|a| format!("`{}`", a.name))
+            .collect();
+        for (_, wildcard) in catalog.resource_wildcard_names(resource) {
+            let _ = writeln!(
+                out,
+                "- `{wildcard}` grants every action of `{}` ({}), including actions added later.",
+                resource.name,
+                actions.join(", ")
+            );
+        }
+    }
+    let api = catalog.api();
+    for name in api.global_wildcards.iter().chain(&api.superscopes) {
+        let _ = writeln!(out, "- `{name}` grants every scope, including scopes added later.");
+    }
+    out.push('\n');
+}
+
+/// The product's own best practices.
+fn best_practices(out: &mut String, catalog: &Catalog) {
+    let advice = &catalog.api().advice;
+    if advice.is_empty() {
+        return;
+    }
+    out.push_str("\n## Best practices\n\n");
+    for line in advice {
+        let _ = writeln!(out, "- {}", cell(line));
+    }
 }
 
 /// A resource's heading: its title, else its description, else its name.
@@ -208,7 +251,7 @@ fn authentication(out: &mut String, catalog: &Catalog) {
         ),
         None => writeln!(
             out,
-            "Send the key as a Bearer token (`Authorization: Bearer {example}`) or in the `X-API-Key` header.\n"
+            "keyward accepts the key as a Bearer token (`Authorization: Bearer {example}`) or in the `X-API-Key` header.\n"
         ),
     };
 }
@@ -242,7 +285,7 @@ fn unrouted(out: &mut String, catalog: &Catalog) {
     let routed: std::collections::HashSet<u32> =
         catalog.routes().iter().flat_map(|r| r.scopes.iter().copied()).collect();
     let unrouted: Vec<String> = (0..catalog.scope_count() as u32)
-        .filter(|id| !routed.contains(id))
+        .filter(|id| !routed.contains(id) && catalog.is_grantable_scope(*id))
         .map(|id| format!("`{}`", catalog.scope_name(id)))
         .collect();
     if unrouted.is_empty() {
@@ -257,14 +300,13 @@ fn unrouted(out: &mut String, catalog: &Catalog) {
         .collect();
     let _ = writeln!(
         out,
-        "\nNo endpoint listed here requires {}: this catalog lists no endpoint for {}, \
-         and a request to an endpoint not listed is refused{}.",
+        "\nNo endpoint listed here requires {}: until one is, {} no request (keyward refuses an endpoint not listed{}).",
         unrouted.join(", "),
-        if unrouted.len() == 1 { "it" } else { "them" },
+        if unrouted.len() == 1 { "it allows" } else { "they allow" },
         if full.is_empty() {
             String::new()
         } else {
-            format!(", even with {}", full.join(" or "))
+            format!(", even to {}", full.join(" or "))
         }
     );
 }
@@ -273,8 +315,8 @@ fn unrouted(out: &mut String, catalog: &Catalog) {
 fn missing_scope(out: &mut String, catalog: &Catalog) {
     out.push_str("\n## When a scope is missing\n\n");
     out.push_str(
-        "A request whose key lacks a scope the endpoint requires gets `403 Forbidden`, \
-         with a body that names what was required, what the key holds and what is missing.\n",
+        "keyward answers a request whose key lacks a scope the endpoint requires with `403 Forbidden` \
+         and a body that names what was required, what the key holds and what is missing.\n",
     );
     for example in &catalog.guidance().examples {
         let grants = catalog.compile_grants(&example.grants);
@@ -313,7 +355,7 @@ fn missing_scope(out: &mut String, catalog: &Catalog) {
 /// What every key of every catalog is: keyward's lifecycle.
 fn keys(out: &mut String) {
     out.push_str(
-        "\n## Keys\n\n\
+        "\n## Keys, as keyward manages them\n\n\
          - A key has a name that says what uses it (for example \"Production Backend\" or \"CRM Integration\").\n\
          - A key may have an expiry date, after which it stops working; without one it works until revoked.\n\
          - A key holds at least one permission.\n\

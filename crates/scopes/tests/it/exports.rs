@@ -73,9 +73,7 @@ fn markdown_export_has_a_table_per_resource_bundles_and_routes() {
     assert!(md
         .contains("| GET | `/api/public/v1/campaigns/{id}/leads` *(illustrative)* | `campaigns:read`, `leads:read` |"));
     let atender = to_markdown(&seed("atender"));
-    assert!(atender.contains(
-        "| `analytics:write` | (rare — typically not granted to external integrations) — *Rare: typically not granted to external integrations* |"
-    ));
+    assert!(atender.contains("| `analytics:write` | (rare — typically not granted to external integrations) |"));
     let voice = to_markdown(&seed("voice-agents"));
     assert!(voice
         .contains("| `analytics:write` | Not available: analytics data is read-only (cannot be granted to a key) |"));

@@ -319,5 +319,8 @@ fn seed_003_analytics_write_is_rare_but_grantable() {
         .iter()
         .find(|a| a.name == "write")
         .unwrap();
-    assert!(write.advice.is_some());
+    assert_eq!(
+        write.description,
+        "(rare — typically not granted to external integrations)"
+    );
 }
