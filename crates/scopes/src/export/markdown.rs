@@ -23,12 +23,12 @@ pub fn to_markdown(catalog: &Catalog) -> String {
     }
     let _ = writeln!(
         out,
-        "Keys look like `{}_{}_...`{}.\n",
+        "keyward issues keys that look like `{}_{}_...`{}.\n",
         api.key_prefix,
         api.environments.first().map_or("live", String::as_str),
         if api.environments.len() > 1 {
             format!(
-                " (environments: {})",
+                " (one environment per key: {})",
                 api.environments
                     .iter()
                     .map(|e| format!("`{e}`"))

@@ -72,7 +72,7 @@ pub fn to_openapi(catalog: &Catalog) -> String {
         "info": {
             "title": format!("{} API", api.name),
             "version": "1",
-            "description": format!("Keys look like `{}_{}_...`. Scopes: {}.", api.key_prefix,
+            "description": format!("keyward issues keys that look like `{}_{}_...`. Scopes: {}.", api.key_prefix,
                 api.environments.first().map_or("live", String::as_str), scopes.len()),
         },
         "paths": paths,
@@ -84,6 +84,7 @@ pub fn to_openapi(catalog: &Catalog) -> String {
         },
         "x-keyward-scopes": scopes,
         "x-keyward-bundles": catalog.bundles().iter().map(|b| (b.name.clone(), json!(catalog.bundle_scopes(b).collect::<Vec<_>>()))).collect::<Map<_, _>>(),
+        "x-keyward-illustrative-bundles": catalog.bundles().iter().filter(|b| b.illustrative).map(|b| b.name.clone()).collect::<Vec<_>>(),
         "x-keyward-recipes": catalog.guidance().recipes.iter().map(|r| json!({"use_case": r.name, "grants": r.grants, "note": r.note})).collect::<Vec<_>>(),
     });
     #[expect(
