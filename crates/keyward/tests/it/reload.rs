@@ -79,30 +79,34 @@ fn hang_up(s: &Server) {
     assert!(status.success());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_changed_catalog_file_is_served_without_a_restart() {
+/// A server on a copy of ColdSend's catalog (which the test then edits),
+/// keys cached for a minute, logging at info.
+async fn serve_a_copy(extra: &[&str]) -> (TestStore, tempfile::TempDir, std::path::PathBuf, String, Server) {
     let t = TestStore::new(Backend::Sqlite).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("keyward.toml");
     let original = std::fs::read_to_string(catalog_path("coldsend")).unwrap();
     std::fs::write(&file, &original).unwrap();
+    let mut extra_args = vec!["--cache-ttl-seconds".to_owned(), "60".to_owned()];
+    extra_args.extend(extra.iter().map(|a| (*a).to_owned()));
     let s = Server::start(
         &t,
         Options {
             catalog: file.to_str().unwrap(),
-            // Cached keys would live a minute: only a recompilation can
-            // show them the new scopes in time.
-            extra_args: vec![
-                "--cache-ttl-seconds".into(),
-                "60".into(),
-                "--usage-flush-ms".into(),
-                "100".into(),
-            ],
+            extra_args,
             env: vec![("KEYWARD_LOG", "info".to_owned())],
             ..Options::default()
         },
     )
     .await;
+    (t, dir, file, original, s)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_changed_catalog_file_is_served_without_a_restart() {
+    // Cached keys would live a minute: only a recompilation can show them
+    // the new scopes in time.
+    let (_t, _dir, file, original, s) = serve_a_copy(&["--usage-flush-ms", "100"]).await;
     assert_eq!(readyz_digest(&s).await, sha256_hex(original.as_bytes()));
     let (_, everything) = s.create_key("acme", &["*"]).await;
     let (reader_id, reader) = s.create_key("acme", &["campaigns:all"]).await;
@@ -209,20 +213,7 @@ async fn a_changed_catalog_file_is_served_without_a_restart() {
 /// `[server]` table) is refused now.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reload_rechecks_the_key_format_and_the_settings_tables() {
-    let t = TestStore::new(Backend::Sqlite).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("keyward.toml");
-    let original = std::fs::read_to_string(catalog_path("coldsend")).unwrap();
-    std::fs::write(&file, &original).unwrap();
-    let s = Server::start(
-        &t,
-        Options {
-            catalog: file.to_str().unwrap(),
-            extra_args: vec!["--cache-ttl-seconds".into(), "60".into()],
-            ..Options::default()
-        },
-    )
-    .await;
+    let (_t, _dir, file, original, s) = serve_a_copy(&[]).await;
     let (status, created) = s
         .manage(
             Method::POST,
