@@ -12,6 +12,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/keys.rs"]
+mod keys;
 #[path = "support/postgres.rs"]
 mod postgres;
 
@@ -19,7 +21,6 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use keyward::keys::format;
 use keyward::store::Store;
 use keyward::time::Millis;
 use keyward::verify::{Authentication, CacheSettings, Verifier};
@@ -66,69 +67,12 @@ fn resident_bytes() -> u64 {
     kb * 1024
 }
 
-const INSERT: &str = "INSERT INTO keys (id, account, name, environment, scopes, hash, start, metadata, created_at, created_by) \
-                      VALUES ($1, $2, 'Production Backend', 'live', '[\"campaigns:read\",\"leads:all\"]', $3, $4, '{}', $5, 'management_key:mk_bench')";
-
-/// `n` keys as keyward makes them: plaintexts, and rows with their digests.
-fn generate(n: usize) -> Vec<(String, Vec<u8>, String)> {
-    (0..n)
-        .map(|_| {
-            let secret = format::generate("cs", "live").unwrap();
-            (
-                secret.reveal().to_owned(),
-                secret.hash().as_bytes().to_vec(),
-                secret.start(),
-            )
-        })
-        .collect()
-}
-
-async fn fill_sqlite(path: &std::path::Path, keys: &[(String, Vec<u8>, String)]) {
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
-    let mut tx = pool.begin().await.unwrap();
-    for (i, (_, hash, start)) in keys.iter().enumerate() {
-        sqlx::query(INSERT)
-            .bind(format!("key_{i:020}"))
-            .bind(format!("acct_{}", i % 10_000))
-            .bind(hash)
-            .bind(start)
-            .bind(Millis::now().0)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-    }
-    tx.commit().await.unwrap();
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-}
-
-async fn stored_postgres(keys: &[(String, Vec<u8>, String)]) -> u64 {
+async fn stored_postgres(keys: &[keys::RealKey]) -> u64 {
     let url = postgres::fresh_database("keyward_bench_memory").await;
     let store = Store::open_postgres(&url).await.unwrap();
     store.close().await;
+    keys::fill_postgres(&url, keys).await;
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    for (c, chunk) in keys.chunks(10_000).enumerate() {
-        let mut tx = pool.begin().await.unwrap();
-        for (j, (_, hash, start)) in chunk.iter().enumerate() {
-            let i = c * 10_000 + j;
-            sqlx::query(INSERT)
-                .bind(format!("key_{i:020}"))
-                .bind(format!("acct_{}", i % 10_000))
-                .bind(hash)
-                .bind(start)
-                .bind(Millis::now().0)
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-        }
-        tx.commit().await.unwrap();
-    }
-    sqlx::query("VACUUM ANALYZE keys").execute(&pool).await.unwrap();
     let bytes: i64 = sqlx::query_scalar("SELECT pg_total_relation_size('keys')")
         .fetch_one(&pool)
         .await
@@ -149,11 +93,11 @@ fn main() {
     println!("| keys | cache: heap growth | per cached key (heap) | RSS growth | per cached key (RSS) | SQLite file | per stored key (SQLite) | PostgreSQL `keys` | per stored key (PostgreSQL) | fill time |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in SIZES {
-        let keys = generate(n);
+        let keys = keys::generate(n);
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("keyward.db");
         let store = rt.block_on(Store::open_sqlite(&db)).unwrap();
-        rt.block_on(fill_sqlite(&db, &keys));
+        rt.block_on(keys::fill_sqlite(&db, &keys));
         let file = std::fs::metadata(&db).unwrap().len();
         let settings = CacheSettings {
             capacity: n as u64,
