@@ -78,7 +78,7 @@ struct App {
 }
 
 async fn new_slot(keys: &KeyService) -> Result<Slot, String> {
-    let new = NewKey::parse("acme", "fuzz", &["campaigns:read", "leads:all"], keys.catalog()).map_err(|e| e.to_string())?;
+    let new = NewKey::parse("acme", "fuzz", &["campaigns:read", "leads:all"], &keys.catalog()).map_err(|e| e.to_string())?;
     let (record, secret) = keys
         .create(new, "fuzz", &AccountScope::operator())
         .await
@@ -101,7 +101,7 @@ impl App {
             .prefix("keyward-fuzz-")
             .tempdir()
             .map_err(|e| e.to_string())?;
-        let catalog = Arc::new(Catalog::from_toml("demo", DEMO_CATALOG).map_err(|e| e.to_string())?);
+        let catalog = keyward::catalog::LiveCatalog::fixed(Catalog::from_toml("demo", DEMO_CATALOG).map_err(|e| e.to_string())?);
         let config = ServerConfig::layered(ServerTable::default(), ServerFlags::default())?;
         let (state, management_key, slots) = runtime.block_on(async {
             let store = Store::open_sqlite(&dir.path().join("keyward.db"))
