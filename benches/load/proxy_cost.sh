@@ -28,12 +28,15 @@ BIN=target/release/keyward
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 KW_NGINX=18190 KW_CADDY=18191 STATIC=18192 NGINX_AUTH=18193 NGINX_PLAIN=18194 CADDY_AUTH=18195 CADDY_PLAIN=18196
+NGINX_HOP=18197 CADDY_HOP=18198 AUTHORIZER=18199
 PATH_ASKED=/api/public/v1/campaigns
 
-"$BIN" admin list-keys --data-dir "$WORK/kw" >/dev/null
+# A management key first: two servers starting at once on a new database
+# would both try to write the first one.
+"$BIN" admin create-key --data-dir "$WORK/kw" --name bench >/dev/null
 KEY=$("$BIN" keys create --data-dir "$WORK/kw" --account acme --name bench --scope campaigns:read)
-"$BIN" serve --data-dir "$WORK/kw" --listen "127.0.0.1:$KW_NGINX" >/dev/null 2>&1 &
-"$BIN" serve --data-dir "$WORK/kw" --listen "127.0.0.1:$KW_CADDY" --forward-auth-headers forwarded >/dev/null 2>&1 &
+"$BIN" serve --data-dir "$WORK/kw" --listen "127.0.0.1:$KW_NGINX" >/dev/null 2>"$WORK/kw-nginx.log" &
+"$BIN" serve --data-dir "$WORK/kw" --listen "127.0.0.1:$KW_CADDY" --forward-auth-headers forwarded >/dev/null 2>"$WORK/kw-caddy.log" &
 
 EX=$PWD/examples
 mkdir -p "$WORK/nginx"
@@ -60,10 +63,9 @@ http {
         server 127.0.0.1:$STATIC;
         keepalive 32;
     }
-    # The API: a static answer.
-    server {
-        listen 127.0.0.1:$STATIC;
-        location / { return 200 "ok\n"; }
+    upstream authorizer {
+        server 127.0.0.1:$AUTHORIZER;
+        keepalive 32;
     }
     # Through keyward.
     server {
@@ -71,6 +73,25 @@ http {
         include $EX/nginx/keyward-auth.conf;
         location / {
             include $EX/nginx/keyward-protect.conf;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass http://static;
+        }
+    }
+    # The proxy's own auth hop, to a static 200 (from its own process)
+    # instead of keyward: what auth_request costs whoever answers it.
+    server {
+        listen 127.0.0.1:$NGINX_HOP;
+        auth_request /_ok;
+        location = /_ok {
+            internal;
+            proxy_pass http://authorizer;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+        location / {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_pass http://static;
@@ -88,6 +109,34 @@ http {
 }
 EOF
 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
+# A static answer on PORT from an nginx of its own (one worker): the API,
+# and the floor of an auth hop (so that no proxy also does their work).
+static_nginx() {
+    local dir=$WORK/$1 port=$2
+    mkdir -p "$dir"
+    cat >"$dir/nginx.conf" <<EOF
+daemon off;
+master_process off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        location / { return 200 "ok\n"; }
+    }
+}
+EOF
+    "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
+}
+static_nginx api "$STATIC"
+static_nginx authorizer "$AUTHORIZER"
 
 mkdir -p "$WORK/caddy"
 cat >"$WORK/caddy/plain" <<EOF
@@ -98,18 +147,36 @@ http://127.0.0.1:$CADDY_PLAIN {
 	reverse_proxy 127.0.0.1:$STATIC
 }
 EOF
+cat >"$WORK/caddy/hop" <<EOF
+{
+	admin off
+}
+http://127.0.0.1:$CADDY_HOP {
+	route {
+		forward_auth 127.0.0.1:$AUTHORIZER {
+			uri /ok
+			transport http {
+				keepalive 50s
+			}
+		}
+		reverse_proxy 127.0.0.1:$STATIC
+	}
+}
+EOF
+XDG_DATA_HOME=$WORK/caddy XDG_CONFIG_HOME=$WORK/caddy \
+    caddy run --adapter caddyfile --config "$WORK/caddy/hop" >"$WORK/caddy/hop.log" 2>&1 &
 XDG_DATA_HOME=$WORK/caddy XDG_CONFIG_HOME=$WORK/caddy KEYWARD=127.0.0.1:$KW_CADDY API=127.0.0.1:$STATIC \
     LISTEN=127.0.0.1:$CADDY_AUTH caddy run --adapter caddyfile --config "$EX/caddy/Caddyfile" >"$WORK/caddy/auth.log" 2>&1 &
 XDG_DATA_HOME=$WORK/caddy XDG_CONFIG_HOME=$WORK/caddy \
     caddy run --adapter caddyfile --config "$WORK/caddy/plain" >"$WORK/caddy/plain.log" 2>&1 &
 
-for port in $KW_NGINX $KW_CADDY $STATIC $NGINX_AUTH $NGINX_PLAIN $CADDY_AUTH $CADDY_PLAIN; do
-    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+for port in $KW_NGINX $KW_CADDY $STATIC $AUTHORIZER $NGINX_AUTH $NGINX_PLAIN $CADDY_AUTH $CADDY_PLAIN $NGINX_HOP $CADDY_HOP; do
+    for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 done
 # Every case answers 200 to the key, and the keyward cases refuse without it.
-for port in $NGINX_AUTH $NGINX_PLAIN $CADDY_AUTH $CADDY_PLAIN; do
+for port in $NGINX_AUTH $NGINX_PLAIN $CADDY_AUTH $CADDY_PLAIN $NGINX_HOP $CADDY_HOP; do
     code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $KEY" "http://127.0.0.1:$port$PATH_ASKED")
-    [ "$code" = 200 ] || { echo "port $port answered $code" >&2; cat "$WORK"/nginx/error.log "$WORK"/caddy/*.log >&2; exit 1; }
+    [ "$code" = 200 ] || { echo "port $port answered $code" >&2; cat "$WORK"/kw-*.log "$WORK"/nginx/error.log >&2; exit 1; }
 done
 for port in $NGINX_AUTH $CADDY_AUTH; do
     code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port$PATH_ASKED")
@@ -123,15 +190,16 @@ measure() {
             /Requests\/sec/ { rps = $2 } /Non-2xx/ { bad = $5 } $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
             END { printf "%s %.3f %.3f %d\n", rps, p50, p99, bad }'
 }
-for port in $NGINX_AUTH $NGINX_PLAIN $CADDY_AUTH $CADDY_PLAIN; do
+for port in $NGINX_AUTH $NGINX_PLAIN $CADDY_AUTH $CADDY_PLAIN $NGINX_HOP $CADDY_HOP; do
     wrk -t1 -c4 -d1s -H "X-API-Key: $KEY" "http://127.0.0.1:$port$PATH_ASKED" >/dev/null
 done
 
 RAW=$WORK/raw.txt
-CASES=("nginx-keyward $NGINX_AUTH" "nginx-plain $NGINX_PLAIN" "caddy-keyward $CADDY_AUTH" "caddy-plain $CADDY_PLAIN")
+CASES=("nginx-keyward $NGINX_AUTH" "nginx-plain $NGINX_PLAIN" "nginx-hop $NGINX_HOP"
+    "caddy-keyward $CADDY_AUTH" "caddy-plain $CADDY_PLAIN" "caddy-hop $CADDY_HOP")
 for round in $(seq "$ROUNDS"); do
-    for k in $(seq 0 3); do
-        read -r label port <<<"${CASES[$(((round + k) % 4))]}"
+    for k in $(seq 0 5); do
+        read -r label port <<<"${CASES[$(((round + k) % 6))]}"
         echo "$round $label $(measure "$port")" >>"$RAW"
     done
     echo "round $round of $ROUNDS done" >&2
@@ -148,14 +216,17 @@ for line in open(sys.argv[1]):
 def spread(values):
     return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 print()
-print("| proxy | req/s with keyward / without | added p50 | added p99 | req/s with keyward | req/s without |")
+print("| proxy | in front of the API | req/s | req/s / without auth | added p50 | added p99 |")
 print("|---|---|---|---|---|---|")
 for proxy in ("nginx", "caddy"):
-    auth, plain = rows[f"{proxy}-keyward"], rows[f"{proxy}-plain"]
-    rounds = sorted(auth)
-    ratio = [auth[r][0] / plain[r][0] for r in rounds]
-    p50 = [auth[r][1] - plain[r][1] for r in rounds]
-    p99 = [auth[r][2] - plain[r][2] for r in rounds]
-    print(f"| {proxy} | {spread(ratio)} | {spread(p50)} ms | {spread(p99)} ms | "
-          f"{statistics.median(a[0] for a in auth.values()):.0f} | {statistics.median(p[0] for p in plain.values()):.0f} |")
+    plain = rows[f"{proxy}-plain"]
+    print(f"| {proxy} | no auth | {statistics.median(p[0] for p in plain.values()):.0f} | 1 | - | - |")
+    for case, what in (("hop", "auth hop to a static 200"), ("keyward", "keyward (the example config)")):
+        auth = rows[f"{proxy}-{case}"]
+        rounds = sorted(auth)
+        ratio = [auth[r][0] / plain[r][0] for r in rounds]
+        p50 = [auth[r][1] - plain[r][1] for r in rounds]
+        p99 = [auth[r][2] - plain[r][2] for r in rounds]
+        print(f"| {proxy} | {what} | {statistics.median(a[0] for a in auth.values()):.0f} | {spread(ratio)} | "
+              f"{spread(p50)} ms | {spread(p99)} ms |")
 PY

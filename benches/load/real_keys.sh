@@ -70,8 +70,20 @@ warm() {
         -s benches/load/random_keys.lua "http://127.0.0.1:${PORT[$label]}/v1/verify" >/dev/null
 }
 
-# One measurement: "req/s p50-ms p99-ms non-2xx".
+# CPU ticks (user + system) a process has used.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# One measurement: "req/s p50-ms p99-ms non-2xx server-cpu-us/request".
+# The server's CPU per request is the fair comparison on shared cores: the
+# load generator does more work per verify request (a random key, a body)
+# than per /healthz request, on the same cores.
 measure() {
+    local label=$1 path=$2 before
+    before=$(ticks "${PID[$label]}")
+    measure_wrk "$@" | { read -r rps p50 p99 bad n; echo "$rps $p50 $p99 $bad $(awk -v t=$(( $(ticks "${PID[$label]}") - before )) -v hz="$(getconf CLK_TCK)" -v n="$n" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')"; }
+}
+
+measure_wrk() {
     local label=$1 path=$2
     if [ "$path" = /healthz ]; then
         wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:${PORT[$label]}/healthz"
@@ -80,7 +92,8 @@ measure() {
             -s benches/load/random_keys.lua "http://127.0.0.1:${PORT[$label]}/v1/verify"
     fi | awk 'function ms(v) { if (v ~ /us$/) { sub(/us/, "", v); return v / 1000 } if (v ~ /ms$/) { sub(/ms/, "", v); return v } sub(/s/, "", v); return v * 1000 }
             /Requests\/sec/ { rps = $2 } /Non-2xx/ { bad = $5 } $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
-            END { printf "%s %.3f %.3f %d\n", rps, p50, p99, bad }'
+            /requests in/ { n = $1 }
+            END { printf "%s %.3f %.3f %d %d\n", rps, p50, p99, bad, n }'
 }
 
 RAW=$WORK/raw.txt
@@ -97,28 +110,31 @@ for case in "${CASES[@]}"; do
     read -r label _ <<<"$case"
     echo "$label: $(curl -s "http://127.0.0.1:${PORT[$label]}/metrics" | grep -E '^keyward_cache_(hits|misses)_total' | tr '\n' ' ')"
 done
-echo "Raw (round case endpoint req/s p50-ms p99-ms non-2xx):"
+echo "Raw (round case endpoint req/s p50-ms p99-ms non-2xx server-cpu-us/request):"
 sed 's/^/    /' "$RAW"
 python3 - "$RAW" <<'PY'
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
-    r, label, what, rps, p50, p99, bad = line.split()
+    r, label, what, rps, p50, p99, bad, cpu = line.split()
     assert bad == "0", f"non-2xx answers: {line}"
-    rows.setdefault((label, what), {})[int(r)] = (float(rps), float(p50), float(p99))
+    rows.setdefault((label, what), {})[int(r)] = (float(rps), float(p50), float(p99), float(cpu))
 def spread(values, fmt="{:.2f}"):
     return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
 labels = sorted({l for l, _ in rows}, key=lambda l: (l.startswith("pg"), l))
 print()
-print("| case | verify req/s | verify / healthz | verify p50 | verify p99 |")
-print("|---|---|---|---|---|")
+print("| case | verify req/s | verify / healthz (req/s) | server CPU per verify | healthz / verify (server CPU) | verify p50 | verify p99 |")
+print("|---|---|---|---|---|---|---|")
 for label in labels:
     v, h = rows[(label, "verify")], rows[(label, "healthz")]
     rounds = sorted(v)
     print(f"| {label} | {spread([v[r][0] for r in rounds], '{:.0f}')} | {spread([v[r][0] / h[r][0] for r in rounds])} | "
+          f"{spread([v[r][3] for r in rounds], '{:.1f}')} us | {spread([h[r][3] / v[r][3] for r in rounds])} | "
           f"{spread([v[r][1] for r in rounds])} ms | {spread([v[r][2] for r in rounds])} ms |")
 for store in ("sqlite", "pg"):
     on, off = rows[(f"{store}-cached", "verify")], rows[(f"{store}-cached-nocount", "verify")]
     cost = [1 - on[r][0] / off[r][0] for r in sorted(on)]
-    print(f"\n{store}: usage counting costs {spread([c * 100 for c in cost], '{:.1f}')} % of verify throughput (cached keys, both cores busy)")
+    cpu = [on[r][3] / off[r][3] - 1 for r in sorted(on)]
+    print(f"\n{store}: usage counting costs {spread([c * 100 for c in cost], '{:.1f}')} % of verify throughput and "
+          f"{spread([c * 100 for c in cpu], '{:.1f}')} % more server CPU per verify (cached keys, both cores busy)")
 PY

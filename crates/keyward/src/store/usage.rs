@@ -8,44 +8,67 @@ use crate::catalog::LiveCatalog;
 use super::{Store, StoreError};
 use crate::usage::{Counts, Window};
 
-const ADD_HOURLY: &str = "INSERT INTO usage_hourly (key_id, hour, allowed, denied) VALUES ($1, $2, $3, $4) \
-     ON CONFLICT (key_id, hour) DO UPDATE SET allowed = usage_hourly.allowed + excluded.allowed, \
-     denied = usage_hourly.denied + excluded.denied";
-const ADD_SCOPE: &str = "INSERT INTO usage_scopes (key_id, hour, scope, count) VALUES ($1, $2, $3, $4) \
-     ON CONFLICT (key_id, hour, scope) DO UPDATE SET count = usage_scopes.count + excluded.count";
-const TOUCH: &str = "UPDATE keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
+/// Rows per statement: a flush of many keys is a few multi-row statements,
+/// not three statements per key (what counting costs with many keys in use
+/// is mostly the flush's work).
+const ROWS_PER_STATEMENT: usize = 500;
 
 fn count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 impl Store {
-    /// Adds a batch of counts in one transaction.
+    /// Adds a batch of counts in one transaction, as additive upserts.
     pub async fn add_usage(&self, counts: &Counts, names: &LiveCatalog) -> Result<(), StoreError> {
+        let hourly: Vec<(&str, i64, i64, i64)> = counts
+            .iter()
+            .map(|((key_id, hour), b)| (&**key_id, *hour, count(b.allowed), count(b.denied)))
+            .collect();
+        let mut scopes: Vec<(&str, i64, std::sync::Arc<str>, i64)> = Vec::new();
+        // The newest use of each key (a batch may span two hours).
+        let mut touched: HashMap<&str, i64> = HashMap::new();
+        for ((key_id, hour), bucket) in counts {
+            for (scope, n) in &bucket.scopes {
+                if let Some(name) = names.usage_scope_name(*scope) {
+                    scopes.push((&**key_id, *hour, name, count(*n)));
+                }
+            }
+            if let Some(at) = bucket.last_allowed {
+                let newest = touched.entry(&**key_id).or_insert(at.0);
+                *newest = (*newest).max(at.0);
+            }
+        }
+        let touched: Vec<(&str, i64)> = touched.into_iter().collect();
         write_tx!(self, tx, _lock => {
-            for ((key_id, hour), bucket) in counts {
-                sqlx::query(ADD_HOURLY)
-                    .bind(&**key_id)
-                    .bind(*hour)
-                    .bind(count(bucket.allowed))
-                    .bind(count(bucket.denied))
-                    .execute(&mut *tx)
-                    .await?;
-                for (scope, n) in &bucket.scopes {
-                    let Some(name) = names.usage_scope_name(*scope) else {
-                        continue;
-                    };
-                    sqlx::query(ADD_SCOPE)
-                        .bind(&**key_id)
-                        .bind(*hour)
-                        .bind(&*name)
-                        .bind(count(*n))
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                if let Some(at) = bucket.last_allowed {
-                    sqlx::query(TOUCH).bind(&**key_id).bind(at.0).execute(&mut *tx).await?;
-                }
+            for chunk in hourly.chunks(ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::new("INSERT INTO usage_hourly (key_id, hour, allowed, denied) ");
+                q.push_values(chunk, |mut row, (key_id, hour, allowed, denied)| {
+                    row.push_bind(*key_id).push_bind(*hour).push_bind(*allowed).push_bind(*denied);
+                });
+                q.push(
+                    " ON CONFLICT (key_id, hour) DO UPDATE SET allowed = usage_hourly.allowed + excluded.allowed, \
+                     denied = usage_hourly.denied + excluded.denied",
+                );
+                q.build().execute(&mut *tx).await?;
+            }
+            for chunk in scopes.chunks(ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::new("INSERT INTO usage_scopes (key_id, hour, scope, count) ");
+                q.push_values(chunk, |mut row, (key_id, hour, scope, n)| {
+                    row.push_bind(*key_id).push_bind(*hour).push_bind(&**scope).push_bind(*n);
+                });
+                q.push(" ON CONFLICT (key_id, hour, scope) DO UPDATE SET count = usage_scopes.count + excluded.count");
+                q.build().execute(&mut *tx).await?;
+            }
+            for chunk in touched.chunks(ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::new("WITH used (id, at) AS (");
+                q.push_values(chunk, |mut row, (key_id, at)| {
+                    row.push_bind(*key_id).push_bind(*at);
+                });
+                q.push(
+                    ") UPDATE keys SET last_used_at = used.at FROM used \
+                     WHERE keys.id = used.id AND (keys.last_used_at IS NULL OR keys.last_used_at < used.at)",
+                );
+                q.build().execute(&mut *tx).await?;
             }
         });
         Ok(())

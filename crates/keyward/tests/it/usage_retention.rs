@@ -1,7 +1,8 @@
 //! Usage that does not grow forever (issue 13): hourly rows older than
 //! what any usage answer reads become daily rows, daily rows past the
 //! retention are deleted; every usage answer is the same before and after;
-//! two nodes sweeping at once count nothing twice. On both stores.
+//! two nodes sweeping at once count nothing twice; a flush of many keys
+//! (several multi-row statements) lands whole. On both stores.
 
 use keyward::catalog::LiveCatalog;
 use keyward::keys::{AccountScope, NewKey};
@@ -200,4 +201,56 @@ async fn two_nodes_sweeping_at_once_count_nothing_twice(t: &TestStore) {
 on_both_stores!(
     usage_rolls_up_old_hours_into_days_and_every_answer_stays_exact,
     two_nodes_sweeping_at_once_count_nothing_twice,
+    a_flush_of_many_keys_lands_whole,
 );
+
+/// A flush of many keys (more than one multi-row statement's worth) lands
+/// whole, and a key used in two hours of one batch is last used at the
+/// later time.
+async fn a_flush_of_many_keys_lands_whole(t: &TestStore) {
+    use keyward::keys::KeyId;
+    use keyward::usage::Recorder;
+    use keyward::verify::Code;
+    use std::sync::Arc;
+    let catalog = LiveCatalog::fixed(catalog_named("coldsend"));
+    let services = Services::for_cli(&t.store, catalog.clone());
+    let new = NewKey::parse("acme", "k", &["campaigns:read"], &catalog.current()).unwrap();
+    let (real, _) = services
+        .keys
+        .create(new, "test", &AccountScope::operator())
+        .await
+        .unwrap();
+    let recorder = Recorder::new(true);
+    let now = Millis::now();
+    let earlier = Millis(now.0 - HOUR_MS);
+    let read = catalog
+        .current()
+        .usage_scope(catalog.current().scope_id("campaigns:read").unwrap());
+    let ids: Vec<Arc<str>> = (0..1234).map(|i| Arc::from(format!("key_many_{i}").as_str())).collect();
+    for id in &ids {
+        recorder.record(id, Code::Valid, [read].into_iter(), now);
+        recorder.record(id, Code::InsufficientScope, std::iter::empty(), now);
+    }
+    let real_id: Arc<str> = Arc::from(real.id.as_str());
+    recorder.record(&real_id, Code::Valid, [read].into_iter(), now);
+    recorder.record(&real_id, Code::Valid, [read].into_iter(), earlier);
+    recorder.flush(&t.store, &catalog).await.unwrap();
+    assert_eq!(
+        number(t, "SELECT CAST(SUM(allowed) AS BIGINT) FROM usage_hourly").await,
+        1234 + 2
+    );
+    assert_eq!(
+        number(t, "SELECT CAST(SUM(denied) AS BIGINT) FROM usage_hourly").await,
+        1234
+    );
+    assert_eq!(
+        number(t, "SELECT CAST(SUM(count) AS BIGINT) FROM usage_scopes").await,
+        1234 + 2
+    );
+    let stored = services
+        .keys
+        .get(&KeyId::parse(&real.id).unwrap(), &AccountScope::operator())
+        .await
+        .unwrap();
+    assert_eq!(stored.last_used_at, Some(now), "the later of the two hours");
+}
