@@ -10,8 +10,6 @@ use keyward_scopes::{export, Catalog};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::keys::KeyRecord;
-
 /// One named thing added, removed or changed, with its old and new forms.
 #[derive(Debug, Serialize, PartialEq)]
 pub struct Change {
@@ -103,10 +101,21 @@ impl KeyImpact {
     }
 }
 
+/// What the diff needs of a stored key.
+pub struct StoredKey<'a> {
+    pub account: &'a str,
+    /// Its grants, as stored.
+    pub grants: &'a [String],
+    pub environment: &'a str,
+    /// Its displayed start (`cs_live_AbCd`), which names its prefix.
+    pub start: &'a str,
+}
+
 /// Why `new` refuses a key `old` accepted, if it does.
-fn unusable(old: &Catalog, new: &Catalog, key: &KeyRecord) -> Option<String> {
+fn unusable(old: &Catalog, new: &Catalog, key: &StoredKey<'_>) -> Option<String> {
     let prefix = key.start.split('_').next().unwrap_or_default();
-    let accepted = |c: &Catalog| c.api().key_prefix == prefix && c.api().environments.contains(&key.environment);
+    let accepted =
+        |c: &Catalog| c.api().key_prefix == prefix && c.api().environments.iter().any(|e| e == key.environment);
     if !accepted(old) || accepted(new) {
         return None;
     }
@@ -135,7 +144,7 @@ pub fn declarations(old: &Catalog, new: &Catalog) -> Declarations {
 }
 
 /// What each active key may do under `old` and under `new`.
-pub fn key_impact(old: &Catalog, new: &Catalog, keys: &[KeyRecord]) -> KeyImpact {
+pub fn key_impact(old: &Catalog, new: &Catalog, keys: &[StoredKey<'_>]) -> KeyImpact {
     type ByAccount = BTreeMap<String, (usize, BTreeSet<String>)>;
     let (mut gain, mut lose, mut stale, mut broken) =
         (ByAccount::new(), ByAccount::new(), ByAccount::new(), ByAccount::new());
@@ -148,17 +157,17 @@ pub fn key_impact(old: &Catalog, new: &Catalog, keys: &[KeyRecord]) -> KeyImpact
     };
     for key in keys {
         if let Some(why) = unusable(old, new, key) {
-            add(&mut broken, &key.account, BTreeSet::from([why]));
+            add(&mut broken, key.account, BTreeSet::from([why]));
             continue;
         }
         let before = effective(old, key);
         let after = effective(new, key);
-        add(&mut gain, &key.account, after.difference(&before).cloned().collect());
-        add(&mut lose, &key.account, before.difference(&after).cloned().collect());
+        add(&mut gain, key.account, after.difference(&before).cloned().collect());
+        add(&mut lose, key.account, before.difference(&after).cloned().collect());
         let was_stale = stale_grants(old, key);
         add(
             &mut stale,
-            &key.account,
+            key.account,
             stale_grants(new, key).difference(&was_stale).cloned().collect(),
         );
     }
@@ -180,21 +189,21 @@ pub fn key_impact(old: &Catalog, new: &Catalog, keys: &[KeyRecord]) -> KeyImpact
 }
 
 /// The concrete scopes a key's grants allow under `catalog`.
-fn effective(catalog: &Catalog, key: &KeyRecord) -> BTreeSet<String> {
+fn effective(catalog: &Catalog, key: &StoredKey<'_>) -> BTreeSet<String> {
     catalog
-        .compile_grants(&key.scopes)
+        .compile_grants(key.grants)
         .effective()
         .map(|id| catalog.scope_name(id).to_owned())
         .collect()
 }
 
 /// The key's grants `catalog` does not define.
-fn stale_grants(catalog: &Catalog, key: &KeyRecord) -> BTreeSet<String> {
-    let compiled = catalog.compile_grants(&key.scopes);
+fn stale_grants(catalog: &Catalog, key: &StoredKey<'_>) -> BTreeSet<String> {
+    let compiled = catalog.compile_grants(key.grants);
     compiled
         .stale()
         .iter()
-        .filter_map(|&i| key.scopes.get(i).cloned())
+        .filter_map(|&i| key.grants.get(i).cloned())
         .collect()
 }
 

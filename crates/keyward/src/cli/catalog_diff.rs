@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::context::{open_store, runtime, StoreArgs};
 use super::{load_catalog, EXIT_BAD_INPUT};
-use crate::catalog::diff::{declarations, key_impact, AccountEffect, Change, Declarations, KeyImpact};
+use crate::catalog::diff::{declarations, key_impact, AccountEffect, Change, Declarations, KeyImpact, StoredKey};
 use crate::catalog::LiveCatalog;
 use crate::keys::{AccountScope, Cursor, KeyRecord, Limit, StatusFilter};
 use crate::services::Services;
@@ -68,7 +68,18 @@ pub fn run(args: DiffArgs) -> ExitCode {
     };
     let impact = match &store {
         None => None,
-        Some(store) => match active_keys(store, &new).map(|keys| key_impact(&old, &new, &keys)) {
+        Some(store) => match active_keys(store, &new).map(|keys| {
+            let stored: Vec<StoredKey<'_>> = keys
+                .iter()
+                .map(|k| StoredKey {
+                    account: &k.account,
+                    grants: &k.scopes,
+                    environment: &k.environment,
+                    start: &k.start,
+                })
+                .collect();
+            key_impact(&old, &new, &stored)
+        }) {
             Ok(impact) => Some(impact),
             Err(e) => {
                 eprintln!("error: cannot read the keys: {e}");
