@@ -186,9 +186,7 @@ done
 # One measurement: "req/s p50-ms p99-ms non-2xx".
 measure() {
     wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "X-API-Key: $KEY" "http://127.0.0.1:$1$PATH_ASKED" |
-        awk 'function ms(v) { if (v ~ /us$/) { sub(/us/, "", v); return v / 1000 } if (v ~ /ms$/) { sub(/ms/, "", v); return v } sub(/s/, "", v); return v * 1000 }
-            /Requests\/sec/ { rps = $2 } /Non-2xx/ { bad = $5 } $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
-            END { printf "%s %.3f %.3f %d\n", rps, p50, p99, bad }'
+        awk -f benches/load/wrk_summary.awk | cut -d' ' -f1-4
 }
 for port in $NGINX_AUTH $NGINX_PLAIN $CADDY_AUTH $CADDY_PLAIN $NGINX_HOP $CADDY_HOP; do
     wrk -t1 -c4 -d1s -H "X-API-Key: $KEY" "http://127.0.0.1:$port$PATH_ASKED" >/dev/null

@@ -93,10 +93,7 @@ measure_wrk() {
     else
         KEYWARD_KEYS=${FILE[$label]} wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency \
             -s benches/load/random_keys.lua "http://127.0.0.1:${PORT[$label]}/v1/verify"
-    fi | awk 'function ms(v) { if (v ~ /us$/) { sub(/us/, "", v); return v / 1000 } if (v ~ /ms$/) { sub(/ms/, "", v); return v } sub(/s/, "", v); return v * 1000 }
-            /Requests\/sec/ { rps = $2 } /Non-2xx/ { bad = $5 } $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
-            /requests in/ { n = $1 }
-            END { printf "%s %.3f %.3f %d %d\n", rps, p50, p99, bad, n }'
+    fi | awk -f benches/load/wrk_summary.awk
 }
 
 RAW=$WORK/raw.txt

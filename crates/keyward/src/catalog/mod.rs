@@ -99,6 +99,12 @@ impl LiveCatalog {
         self.current.load_full()
     }
 
+    /// The version served now, borrowed: the verification hot path's way
+    /// in (no reference count shared by every core is touched).
+    pub fn load(&self) -> arc_swap::Guard<Arc<CatalogVersion>> {
+        self.current.load()
+    }
+
     /// Whether `version` is the one served now (cheap: a pointer compare).
     pub fn is_current(&self, version: &Arc<CatalogVersion>) -> bool {
         Arc::ptr_eq(&self.current.load(), version)

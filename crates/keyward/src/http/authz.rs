@@ -240,7 +240,7 @@ pub async fn authz_envoy(State(state): State<Arc<AppState>>, request: Request) -
 
 /// One forward-auth check of an original request.
 async fn check(state: &AppState, method: &str, uri: &str, headers: &HeaderMap) -> Response {
-    let catalog = state.verifier.catalog();
+    let catalog = state.verifier.live_catalog().load();
     let presented = match presented_key(headers, Sources::BearerOrApiKey) {
         Ok(presented) => presented,
         Err(problem) => return problem.into_response(),

@@ -143,7 +143,7 @@ pub(super) fn record_usage(
 pub async fn verify(State(state): State<Arc<AppState>>, body: ApiBytes) -> Result<Response, Problem> {
     let started = Instant::now();
     let req: VerifyRequest<'_> = body.parse()?;
-    let catalog = state.verifier.catalog();
+    let catalog = state.verifier.live_catalog().load();
     let requirement = match (&req.scopes, &req.method, &req.path) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             return Err(Problem::bad_request(
