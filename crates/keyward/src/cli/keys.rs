@@ -91,8 +91,8 @@ pub enum KeysCommand {
         json: bool,
     },
     /// Usage of a key: 24 h / 7 d / 30 d, scopes used, least-privilege
-    /// suggestion (counts flushed by servers; a server's last second may be
-    /// missing).
+    /// suggestion (counts flushed by servers: a server's last second, up to
+    /// its usage_flush_max_ms under heavy load, may be missing).
     Usage {
         /// The key's id (`key_...`).
         id: String,

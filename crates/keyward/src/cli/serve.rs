@@ -209,7 +209,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         recorder.clone(),
         store.clone(),
         catalog.clone(),
-        config.usage_flush_interval,
+        config.usage_flush,
         stopped.clone(),
     ));
     let sweeper = tokio::spawn(crate::usage::retention::sweep_loop(

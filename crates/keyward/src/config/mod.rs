@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::keys::Grace;
 use crate::store::{redact_url, Pooler, PostgresSettings, DEFAULT_DATABASE_MAX_CONNECTIONS};
 use crate::usage::retention::{DEFAULT_RETENTION_DAYS, MIN_RETENTION_DAYS};
+use crate::usage::DEFAULT_FLUSH_MAX_MS;
 use crate::verify::CacheSettings;
 
 pub mod pages;
@@ -42,7 +43,7 @@ pub struct ServerConfig {
     pub forward_auth_headers: HeaderFamily,
     pub cache: CacheSettings,
     pub usage: bool,
-    pub usage_flush_interval: Duration,
+    pub usage_flush: crate::usage::FlushPace,
     /// Days daily usage rows are kept (hourly ones: 31 days).
     pub usage_retention_days: u32,
     pub max_body_bytes: usize,
@@ -125,7 +126,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("forward_auth_headers", &self.forward_auth_headers)
             .field("cache", &self.cache)
             .field("usage", &self.usage)
-            .field("usage_flush_interval", &self.usage_flush_interval)
+            .field("usage_flush", &self.usage_flush)
             .field("usage_retention_days", &self.usage_retention_days)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("connections", &self.connections)
@@ -153,6 +154,7 @@ pub struct ServerTable {
     pub max_concurrent_lookups: Option<usize>,
     pub usage: Option<bool>,
     pub usage_flush_ms: Option<u64>,
+    pub usage_flush_max_ms: Option<u64>,
     pub usage_retention_days: Option<u32>,
     pub max_body_bytes: Option<usize>,
     pub max_connections: Option<usize>,
@@ -234,9 +236,14 @@ pub struct ServerFlags {
     /// Count usage (`true`/`false`).
     #[arg(long, env = "KEYWARD_USAGE")]
     pub usage: Option<bool>,
-    /// Milliseconds between usage flushes.
+    /// Milliseconds between usage flushes (default 1000); longer when a
+    /// flush takes more than 5 % of it, up to --usage-flush-max-ms.
     #[arg(long, env = "KEYWARD_USAGE_FLUSH_MS")]
     pub usage_flush_ms: Option<u64>,
+    /// Longest wait between usage flushes under load, in milliseconds
+    /// (default 30000).
+    #[arg(long, env = "KEYWARD_USAGE_FLUSH_MAX_MS")]
+    pub usage_flush_max_ms: Option<u64>,
     /// Days usage is kept, as daily counts after its first 31 days
     /// (default 400, at least 31).
     #[arg(long, env = "KEYWARD_USAGE_RETENTION_DAYS")]
@@ -356,6 +363,15 @@ impl ServerConfig {
         if flush == 0 {
             return Err("usage_flush_ms must be positive".to_owned());
         }
+        let flush_max = flags
+            .usage_flush_max_ms
+            .or(file.usage_flush_max_ms)
+            .unwrap_or(DEFAULT_FLUSH_MAX_MS.max(flush));
+        if flush_max < flush {
+            return Err(format!(
+                "usage_flush_max_ms = {flush_max}: must be at least usage_flush_ms ({flush})"
+            ));
+        }
         let defaults_c = ConnectionLimits::default();
         let seconds = |flag: Option<u64>, file: Option<u64>, default: Duration, name: &str| match flag.or(file) {
             None => Ok(default),
@@ -446,7 +462,10 @@ impl ServerConfig {
                 lookup_timeout: defaults.lookup_timeout,
             },
             usage: flags.usage.or(file.usage).unwrap_or(true),
-            usage_flush_interval: Duration::from_millis(flush),
+            usage_flush: crate::usage::FlushPace {
+                base: Duration::from_millis(flush),
+                max: Duration::from_millis(flush_max),
+            },
             usage_retention_days,
             max_body_bytes,
             connections,
@@ -552,6 +571,24 @@ mod tests {
             let e = ServerConfig::layered(file, ServerFlags::default()).unwrap_err();
             assert!(e.contains(setting) && e.contains(says), "{e}");
         }
+    }
+
+    #[test]
+    fn the_usage_flush_waits_between_its_base_and_a_maximum_at_least_as_long() {
+        let layered = |file: &str| ServerConfig::layered(toml::from_str(file).unwrap(), ServerFlags::default());
+        let pace = layered("").unwrap().usage_flush;
+        assert_eq!((pace.base, pace.max), (Duration::from_secs(1), Duration::from_secs(30)));
+        let pace = layered("usage_flush_ms = 45000").unwrap().usage_flush;
+        assert_eq!(
+            pace.max,
+            Duration::from_secs(45),
+            "a longer base raises the default maximum"
+        );
+        let e = layered("usage_flush_ms = 2000\nusage_flush_max_ms = 1000").unwrap_err();
+        assert!(
+            e.contains("usage_flush_max_ms = 1000") && e.contains("at least usage_flush_ms (2000)"),
+            "{e}"
+        );
     }
 
     #[test]

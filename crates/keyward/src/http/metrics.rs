@@ -45,6 +45,7 @@ pub struct Metrics {
     rendering: std::sync::Mutex<()>,
     cache_hit_ratio: Gauge,
     flush_lag: Gauge,
+    flush_interval: Gauge,
     catalog: IntGaugeVec,
     reloads: IntCounter,
     reloads_refused: IntCounter,
@@ -55,6 +56,8 @@ pub struct Scrape<'a> {
     pub cache_hits: u64,
     pub cache_misses: u64,
     pub flush_lag: f64,
+    /// The current wait between usage flushes (longer under load).
+    pub flush_interval: f64,
     /// The digest of the catalog served.
     pub catalog_digest: &'a str,
     /// Catalog reloads done and refused since start.
@@ -89,7 +92,12 @@ impl Metrics {
         registry.register(Box::new(cache_hits.clone()))?;
         registry.register(Box::new(cache_misses.clone()))?;
         registry.register(Box::new(cache_hit_ratio.clone()))?;
+        let flush_interval = Gauge::new(
+            "keyward_usage_flush_interval_seconds",
+            "Seconds between usage flushes now: usage_flush_ms, longer while flushes take more than 5 % of it",
+        )?;
         registry.register(Box::new(flush_lag.clone()))?;
+        registry.register(Box::new(flush_interval.clone()))?;
         let catalog = IntGaugeVec::new(
             Opts::new(
                 "keyward_catalog_info",
@@ -116,6 +124,7 @@ impl Metrics {
             cache_misses,
             cache_hit_ratio,
             flush_lag,
+            flush_interval,
             catalog,
             reloads,
             reloads_refused,
@@ -169,6 +178,7 @@ impl Metrics {
         self.cache_hit_ratio
             .set(if total == 0 { 0.0 } else { hits as f64 / total as f64 });
         self.flush_lag.set(flush_lag);
+        self.flush_interval.set(scrape.flush_interval);
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8_lossy(&out).into_owned()

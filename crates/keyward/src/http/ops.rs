@@ -42,6 +42,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         cache_hits: stats.cache_hits.load(Relaxed),
         cache_misses: stats.cache_misses.load(Relaxed),
         flush_lag: state.usage.recorder().flush_lag(),
+        flush_interval: state.usage.recorder().flush_interval(),
         catalog_digest: catalog.digest(),
         reloads: state.verifier.live_catalog().reload_counts(),
     });

@@ -28,9 +28,9 @@ impl Store {
         // The newest use of each key (a batch may span two hours).
         let mut touched: HashMap<&str, i64> = HashMap::new();
         for ((key_id, hour), bucket) in counts {
-            for (scope, n) in &bucket.scopes {
-                if let Some(name) = names.usage_scope_name(*scope) {
-                    scopes.push((&**key_id, *hour, name, count(*n)));
+            for (scope, n) in bucket.scopes.iter() {
+                if let Some(name) = names.usage_scope_name(scope) {
+                    scopes.push((&**key_id, *hour, name, count(n)));
                 }
             }
             if let Some(at) = bucket.last_allowed {

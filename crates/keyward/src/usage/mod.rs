@@ -1,15 +1,18 @@
 //! Usage counting (DESIGN.md section 4). The hot path only adds to an
 //! in-memory map; a background task flushes it as additive upserts every
-//! second and on shutdown. The usage answer adds this node's unflushed
-//! counts to the stored ones, without counting a batch twice while it is
-//! being written (`report.rs`).
+//! second (longer under load, see [`next_wait`]) and on shutdown. The
+//! usage answer adds this node's unflushed counts to the stored ones,
+//! without counting a batch twice while it is being written (`report.rs`).
 
+mod bucket;
 mod report;
 pub mod retention;
+pub use bucket::{latest, Bucket, ScopeCounts};
 pub use report::{Day, Usage, UsageService, Window, Windows};
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::catalog::{LiveCatalog, UsageScope};
 use rustc_hash::FxHashMap;
@@ -21,18 +24,12 @@ use crate::verify::Code;
 pub const HOUR_MS: i64 = 3_600_000;
 pub const DAY_MS: i64 = 24 * HOUR_MS;
 
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Bucket {
-    pub allowed: u64,
-    pub denied: u64,
-    /// Concrete scopes exercised by allowed requests.
-    pub scopes: FxHashMap<UsageScope, u64>,
-    pub last_allowed: Option<Millis>,
-}
-
 /// Counts by (key id, hour start in ms). Key ids are keyward's own random
 /// ids, never chosen by a caller, so a fast unkeyed hash is safe here.
 pub type Counts = FxHashMap<(Arc<str>, i64), Bucket>;
+
+/// Key-hours written per flush transaction.
+const KEYS_PER_TRANSACTION: usize = 2_000;
 
 /// Counting shards: verifications of different keys on different cores
 /// rarely wait for each other.
@@ -46,6 +43,8 @@ pub struct Recorder {
     /// Readers and the flush's commit exclude each other through this lock.
     in_flight: tokio::sync::RwLock<Counts>,
     last_flush: Mutex<Millis>,
+    /// The wait before the next flush, in ms (for `/metrics`).
+    flush_interval_ms: AtomicU64,
 }
 
 impl Recorder {
@@ -55,6 +54,7 @@ impl Recorder {
             current: (0..SHARDS).map(|_| Mutex::new(FxHashMap::default())).collect(),
             in_flight: tokio::sync::RwLock::new(FxHashMap::default()),
             last_flush: Mutex::new(Millis::now()),
+            flush_interval_ms: AtomicU64::new(0),
         }
     }
 
@@ -77,7 +77,7 @@ impl Recorder {
             bucket.allowed += 1;
             bucket.last_allowed = Some(bucket.last_allowed.map_or(now, |t| t.max(now)));
             for scope in scopes {
-                *bucket.scopes.entry(scope).or_insert(0) += 1;
+                bucket.scopes.add(scope, 1);
             }
         } else {
             bucket.denied += 1;
@@ -90,15 +90,24 @@ impl Recorder {
         &self.current[hash % self.current.len()]
     }
 
-    /// Everything counted and not yet taken, taken.
+    /// Everything counted and not yet taken, taken. Each shard starts
+    /// again with the room its last batch needed, so that the hot path
+    /// does not grow its map step by step after every flush.
     fn take_current(&self) -> Counts {
         let mut taken = Counts::default();
         for shard in self.current.iter() {
+            let room = shard.lock().map(|counts| counts.len()).unwrap_or(0);
+            let fresh = Counts::with_capacity_and_hasher(room, Default::default());
             if let Ok(mut counts) = shard.lock() {
-                merge(&mut taken, std::mem::take(&mut *counts));
+                merge(&mut taken, std::mem::replace(&mut *counts, fresh));
             }
         }
         taken
+    }
+
+    /// The current wait between flushes, in seconds (for `/metrics`).
+    pub fn flush_interval(&self) -> f64 {
+        self.flush_interval_ms.load(Ordering::Relaxed) as f64 / 1000.0
     }
 
     /// Seconds since the last successful flush (for `/metrics`).
@@ -107,23 +116,42 @@ impl Recorder {
         (Millis::now().0 - last.0) as f64 / 1000.0
     }
 
-    /// Writes everything counted so far. On failure the batch is kept and
-    /// retried with the next flush: nothing is lost.
+    /// Writes everything counted so far, in transactions of at most
+    /// [`KEYS_PER_TRANSACTION`] keys: a flush of many keys never holds the
+    /// store's write lock (SQLite's is the whole database's) for long, so
+    /// key changes and revocations wait for one chunk at most. Each chunk
+    /// leaves the in-flight batch while it is written and is dropped from
+    /// it once committed, under the lock readers take: a reader sees every
+    /// count once, stored or unflushed. On failure what is not committed is
+    /// kept and retried with the next flush: nothing is lost.
     pub async fn flush(&self, store: &Store, catalog: &LiveCatalog) -> Result<usize, StoreError> {
-        let taken = self.take_current();
-        let mut in_flight = self.in_flight.write().await;
-        merge(&mut in_flight, taken);
-        if in_flight.is_empty() {
-            drop(in_flight);
-            self.mark_flushed();
-            return Ok(0);
+        {
+            // Taken under the lock readers hold while they read both maps,
+            // so that no reader sees the counts in neither.
+            let mut in_flight = self.in_flight.write().await;
+            let taken = self.take_current();
+            merge(&mut in_flight, taken);
         }
-        let rows = in_flight.len();
-        store.add_usage(&in_flight, catalog).await?;
-        in_flight.clear();
-        drop(in_flight);
+        let mut written = 0;
+        loop {
+            let mut in_flight = self.in_flight.write().await;
+            if in_flight.is_empty() {
+                break;
+            }
+            let chunk: Counts = if in_flight.len() <= KEYS_PER_TRANSACTION {
+                std::mem::take(&mut *in_flight)
+            } else {
+                let ids: Vec<(Arc<str>, i64)> = in_flight.keys().take(KEYS_PER_TRANSACTION).cloned().collect();
+                ids.into_iter().filter_map(|id| in_flight.remove_entry(&id)).collect()
+            };
+            if let Err(e) = store.add_usage(&chunk, catalog).await {
+                merge(&mut in_flight, chunk);
+                return Err(e);
+            }
+            written += chunk.len();
+        }
         self.mark_flushed();
-        Ok(rows)
+        Ok(written)
     }
 
     fn mark_flushed(&self) {
@@ -161,36 +189,64 @@ impl Recorder {
 }
 
 fn merge(into: &mut Counts, from: Counts) {
+    if into.is_empty() {
+        *into = from;
+        return;
+    }
     for (k, b) in from {
-        let target = into.entry(k).or_default();
-        target.allowed += b.allowed;
-        target.denied += b.denied;
-        target.last_allowed = match (target.last_allowed, b.last_allowed) {
-            (Some(a), Some(c)) => Some(a.max(c)),
-            (a, c) => a.or(c),
-        };
-        for (scope, n) in b.scopes {
-            *target.scopes.entry(scope).or_insert(0) += n;
-        }
+        into.entry(k).or_default().absorb(b);
     }
 }
 
-/// Flushes every `interval` until `shutdown`, then once more.
+/// A flush may take at most one part in this many of the time: with many
+/// keys in use a flush writes rows for each of them, and flushing every
+/// second would cost a large share of the CPU that verifications need.
+const FLUSH_SHARE: u32 = 20;
+
+/// The wait before the next flush: `base`, or longer when the last flush
+/// took more than 1/[`FLUSH_SHARE`] of `base`, up to `max`. A longer wait
+/// gathers more uses of each key into one row, so the next flush writes
+/// fewer rows per verification; counts stay visible at once on this node,
+/// and other nodes see them after the wait.
+pub fn next_wait(base: Duration, max: Duration, last_flush_took: Duration) -> Duration {
+    base.max(last_flush_took * (FLUSH_SHARE - 1)).min(max.max(base))
+}
+
+/// The default of `usage_flush_max_ms`.
+pub const DEFAULT_FLUSH_MAX_MS: u64 = 30_000;
+
+/// How often the flush loop flushes.
+#[derive(Debug, Clone, Copy)]
+pub struct FlushPace {
+    /// Between flushes when flushing is cheap.
+    pub base: Duration,
+    /// The longest wait, however long flushes take.
+    pub max: Duration,
+}
+
+/// Flushes until `shutdown`, then once more; waits between flushes as
+/// [`next_wait`] says.
 pub async fn flush_loop(
     recorder: Arc<Recorder>,
     store: Store,
     catalog: Arc<LiveCatalog>,
-    interval: Duration,
+    pace: FlushPace,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut wait = pace.base;
     loop {
+        recorder
+            .flush_interval_ms
+            .store(wait.as_millis() as u64, Ordering::Relaxed);
         tokio::select! {
             _ = shutdown.changed() => break,
-            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
+        let started = Instant::now();
         if let Err(e) = recorder.flush(&store, &catalog).await {
             tracing::warn!(error = %e, "usage flush failed; counts kept for the next one");
         }
+        wait = next_wait(pace.base, pace.max, started.elapsed());
     }
     if let Err(e) = recorder.flush(&store, &catalog).await {
         tracing::error!(error = %e, "final usage flush failed");
@@ -200,6 +256,20 @@ pub async fn flush_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_flush_waits_its_base_unless_flushing_took_more_than_its_share() {
+        let (base, max) = (Duration::from_secs(1), Duration::from_secs(30));
+        assert_eq!(next_wait(base, max, Duration::from_millis(3)), base);
+        assert_eq!(next_wait(base, max, Duration::from_millis(50)), base);
+        assert_eq!(
+            next_wait(base, max, Duration::from_millis(100)),
+            Duration::from_millis(1900)
+        );
+        assert_eq!(next_wait(base, max, Duration::from_secs(5)), max);
+        // A maximum below the base never shortens the base.
+        assert_eq!(next_wait(base, Duration::from_millis(10), Duration::from_secs(5)), base);
+    }
 
     #[tokio::test]
     async fn counts_of_many_keys_across_shards_are_all_taken_once() {

@@ -177,10 +177,7 @@ async fn usage(
                 *scopes.entry(name.to_string()).or_insert(0) += n;
             }
         }
-        last_used = match (last_used, bucket.last_allowed) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
+        last_used = super::latest(last_used, bucket.last_allowed);
     }
     let windows = windows(&hours, now);
     let mut daily = Vec::new();

@@ -842,6 +842,10 @@ async fn operations_endpoints(t: &TestStore) {
     assert!(metrics.contains("keyward_cache_hits_total 1"), "{metrics}");
     assert!(metrics.contains("keyward_cache_hit_ratio"));
     assert!(metrics.contains("keyward_usage_flush_lag_seconds"));
+    assert!(
+        metrics.contains("keyward_usage_flush_interval_seconds 1\n"),
+        "the base wait while flushing is cheap"
+    );
     assert!(metrics.contains("# TYPE keyward_cache_hits_total counter"), "{metrics}");
     crate::tools::assert_promtool_accepts(&metrics);
 

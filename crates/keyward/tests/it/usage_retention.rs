@@ -204,12 +204,13 @@ on_both_stores!(
     a_flush_of_many_keys_lands_whole,
 );
 
-/// A flush of many keys (more than one multi-row statement's worth) lands
-/// whole, and a key used in two hours of one batch is last used at the
-/// later time.
+/// A flush of many keys (several transactions, each of several multi-row
+/// statements) lands whole; a key used in two hours of one batch is last
+/// used at the later time; and a usage answer read while the flush writes
+/// chunk after chunk counts every use once, stored or unflushed.
 async fn a_flush_of_many_keys_lands_whole(t: &TestStore) {
     use keyward::keys::KeyId;
-    use keyward::usage::Recorder;
+    use keyward::usage::{Recorder, UsageService};
     use keyward::verify::Code;
     use std::sync::Arc;
     let catalog = LiveCatalog::fixed(catalog_named("coldsend"));
@@ -220,13 +221,15 @@ async fn a_flush_of_many_keys_lands_whole(t: &TestStore) {
         .create(new, "test", &AccountScope::operator())
         .await
         .unwrap();
-    let recorder = Recorder::new(true);
+    let recorder = Arc::new(Recorder::new(true));
+    let usage = UsageService::new(recorder.clone(), t.store.clone(), catalog.clone());
     let now = Millis::now();
     let earlier = Millis(now.0 - HOUR_MS);
     let read = catalog
         .current()
         .usage_scope(catalog.current().scope_id("campaigns:read").unwrap());
-    let ids: Vec<Arc<str>> = (0..1234).map(|i| Arc::from(format!("key_many_{i}").as_str())).collect();
+    const MANY: usize = 4321;
+    let ids: Vec<Arc<str>> = (0..MANY).map(|i| Arc::from(format!("key_many_{i}").as_str())).collect();
     for id in &ids {
         recorder.record(id, Code::Valid, [read].into_iter(), now);
         recorder.record(id, Code::InsufficientScope, std::iter::empty(), now);
@@ -234,18 +237,29 @@ async fn a_flush_of_many_keys_lands_whole(t: &TestStore) {
     let real_id: Arc<str> = Arc::from(real.id.as_str());
     recorder.record(&real_id, Code::Valid, [read].into_iter(), now);
     recorder.record(&real_id, Code::Valid, [read].into_iter(), earlier);
-    recorder.flush(&t.store, &catalog).await.unwrap();
-    assert_eq!(
-        number(t, "SELECT CAST(SUM(allowed) AS BIGINT) FROM usage_hourly").await,
-        1234 + 2
-    );
-    assert_eq!(
-        number(t, "SELECT CAST(SUM(denied) AS BIGINT) FROM usage_hourly").await,
-        1234
-    );
+    let record = services
+        .keys
+        .get(&KeyId::parse(&real.id).unwrap(), &AccountScope::operator())
+        .await
+        .unwrap();
+    let flush = tokio::spawn({
+        let (recorder, store, catalog) = (recorder.clone(), t.store.clone(), catalog.clone());
+        async move { recorder.flush(&store, &catalog).await }
+    });
+    let mut reads = 0;
+    while !flush.is_finished() || reads == 0 {
+        let answer = usage.of(&record, now).await.unwrap();
+        assert_eq!(answer.windows.last_day.allowed, 2, "read {reads} during the flush");
+        assert_eq!(answer.scopes_used.get("campaigns:read"), Some(&2));
+        reads += 1;
+    }
+    assert_eq!(flush.await.unwrap().unwrap(), MANY + 2, "key-hours written");
+    let total = |column: &str| format!("SELECT CAST(SUM({column}) AS BIGINT) FROM usage_hourly");
+    assert_eq!(number(t, &total("allowed")).await, MANY as i64 + 2);
+    assert_eq!(number(t, &total("denied")).await, MANY as i64);
     assert_eq!(
         number(t, "SELECT CAST(SUM(count) AS BIGINT) FROM usage_scopes").await,
-        1234 + 2
+        MANY as i64 + 2
     );
     let stored = services
         .keys
@@ -253,4 +267,5 @@ async fn a_flush_of_many_keys_lands_whole(t: &TestStore) {
         .await
         .unwrap();
     assert_eq!(stored.last_used_at, Some(now), "the later of the two hours");
+    assert_eq!(usage.of(&stored, now).await.unwrap().windows.last_day.allowed, 2);
 }
