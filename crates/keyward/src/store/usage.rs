@@ -2,11 +2,12 @@
 //! any number of nodes can flush into the same rows.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use crate::catalog::LiveCatalog;
 
 use super::{Store, StoreError};
-use crate::usage::{Counts, Window};
+use crate::usage::{Bucket, Window};
 
 /// Rows per statement: a flush of many keys is a few multi-row statements,
 /// not three statements per key (what counting costs with many keys in use
@@ -18,27 +19,33 @@ fn count(n: u64) -> i64 {
 }
 
 impl Store {
-    /// Adds a batch of counts in one transaction, as additive upserts.
-    pub async fn add_usage(&self, counts: &Counts, names: &LiveCatalog) -> Result<(), StoreError> {
-        let hourly: Vec<(&str, i64, i64, i64)> = counts
+    /// Adds a batch of counts in one transaction, as additive upserts, in
+    /// the order given (the flush gives it sorted by key and hour; scope
+    /// rows and last uses follow in the same order).
+    pub async fn add_usage(&self, batch: &[((Arc<str>, i64), Bucket)], names: &LiveCatalog) -> Result<(), StoreError> {
+        let hourly: Vec<(&str, i64, i64, i64)> = batch
             .iter()
             .map(|((key_id, hour), b)| (&**key_id, *hour, count(b.allowed), count(b.denied)))
             .collect();
-        let mut scopes: Vec<(&str, i64, std::sync::Arc<str>, i64)> = Vec::new();
-        // The newest use of each key (a batch may span two hours).
-        let mut touched: HashMap<&str, i64> = HashMap::new();
-        for ((key_id, hour), bucket) in counts {
+        let mut scopes: Vec<(&str, i64, Arc<str>, i64)> = Vec::new();
+        // When each key was last used (a batch may span two hours).
+        let mut touched: Vec<(&str, i64)> = Vec::with_capacity(batch.len());
+        for ((key_id, hour), bucket) in batch {
+            let first = scopes.len();
             for (scope, n) in bucket.scopes.iter() {
                 if let Some(name) = names.usage_scope_name(scope) {
                     scopes.push((&**key_id, *hour, name, count(n)));
                 }
             }
+            scopes[first..].sort_unstable_by(|a, b| a.2.cmp(&b.2));
             if let Some(at) = bucket.last_allowed {
-                let newest = touched.entry(&**key_id).or_insert(at.0);
-                *newest = (*newest).max(at.0);
+                touched.push((&**key_id, at.0));
             }
         }
-        let touched: Vec<(&str, i64)> = touched.into_iter().collect();
+        // One row per key, its newest use (UPDATE ... FROM would take any
+        // one of several).
+        touched.sort_unstable_by(|a, b| a.0.cmp(b.0).then(b.1.cmp(&a.1)));
+        touched.dedup_by_key(|(id, _)| *id);
         write_tx!(self, tx, _lock => {
             for chunk in hourly.chunks(ROWS_PER_STATEMENT) {
                 let mut q = sqlx::QueryBuilder::new("INSERT INTO usage_hourly (key_id, hour, allowed, denied) ");

@@ -270,3 +270,87 @@ fn admin_backup_refuses_links_and_missing_databases_and_keeps_the_copy_private()
     let mode = std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+/// Migration 0005 rebuilds SQLite's usage tables in key order (WITHOUT
+/// ROWID): a store migrated by an older keyward keeps every usage row, and
+/// the rebuilt tables have their hour and day indexes again.
+#[tokio::test]
+async fn usage_rows_survive_the_rebuild_in_key_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("keyward.db");
+    let older = tempfile::tempdir().unwrap();
+    let migrations = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"));
+    for entry in std::fs::read_dir(migrations).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_str().unwrap() < "0005" {
+            std::fs::copy(&path, older.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&db)
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    sqlx::migrate::Migrator::new(older.path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    for sql in [
+        "INSERT INTO usage_hourly VALUES ('key_b', 7200000, 5, 1), ('key_a', 3600000, 2, 0)",
+        "INSERT INTO usage_scopes VALUES ('key_b', 7200000, 'contacts:read', 5)",
+        "INSERT INTO usage_daily VALUES ('key_a', 0, 9, 3)",
+        "INSERT INTO usage_scopes_daily VALUES ('key_a', 0, 'contacts:read', 9)",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+
+    keyward::store::Store::open_sqlite(&db).await.unwrap().close().await;
+
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let rows = |sql: &'static str| {
+        let pool = pool.clone();
+        async move { sqlx::query_scalar::<_, String>(sql).fetch_all(&pool).await.unwrap() }
+    };
+    assert_eq!(
+        rows("SELECT key_id || ' ' || hour || ' ' || allowed || ' ' || denied FROM usage_hourly").await,
+        ["key_a 3600000 2 0", "key_b 7200000 5 1"],
+        "in key order"
+    );
+    assert_eq!(
+        rows("SELECT key_id || ' ' || scope || ' ' || count FROM usage_scopes").await,
+        ["key_b contacts:read 5"]
+    );
+    assert_eq!(
+        rows("SELECT key_id || ' ' || allowed FROM usage_daily").await,
+        ["key_a 9"]
+    );
+    assert_eq!(
+        rows("SELECT key_id || ' ' || count FROM usage_scopes_daily").await,
+        ["key_a 9"]
+    );
+    let mut tables = rows(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'usage%' AND sql LIKE '%WITHOUT ROWID'",
+    )
+    .await;
+    tables.sort();
+    assert_eq!(
+        tables,
+        ["usage_daily", "usage_hourly", "usage_scopes", "usage_scopes_daily"]
+    );
+    let mut indexes = rows("SELECT name FROM sqlite_schema WHERE type = 'index' AND name LIKE 'usage%by_%'").await;
+    indexes.sort();
+    assert_eq!(
+        indexes,
+        [
+            "usage_daily_by_day",
+            "usage_hourly_by_hour",
+            "usage_scopes_by_hour",
+            "usage_scopes_daily_by_day"
+        ]
+    );
+    pool.close().await;
+}
