@@ -3,7 +3,8 @@
 -- on neighbouring pages instead of a rowid table plus an index elsewhere:
 -- with 100,000 keys in use a flush costs about a tenth of what it did
 -- (docs/BENCHMARKS.md). Same columns and keys as before: older keyward
--- binaries read and write these tables unchanged.
+-- binaries read and write these tables unchanged. The copy takes time and
+-- room (the tables twice, plus the WAL) once, at the first start.
 CREATE TABLE usage_hourly_by_key (
     key_id TEXT NOT NULL,
     hour INTEGER NOT NULL,
@@ -12,7 +13,7 @@ CREATE TABLE usage_hourly_by_key (
     PRIMARY KEY (key_id, hour)
 ) WITHOUT ROWID;
 INSERT INTO usage_hourly_by_key (key_id, hour, allowed, denied)
-    SELECT key_id, hour, allowed, denied FROM usage_hourly;
+    SELECT key_id, hour, allowed, denied FROM usage_hourly ORDER BY key_id, hour;
 DROP TABLE usage_hourly;
 ALTER TABLE usage_hourly_by_key RENAME TO usage_hourly;
 CREATE INDEX usage_hourly_by_hour ON usage_hourly (hour);
@@ -25,7 +26,7 @@ CREATE TABLE usage_scopes_by_key (
     PRIMARY KEY (key_id, hour, scope)
 ) WITHOUT ROWID;
 INSERT INTO usage_scopes_by_key (key_id, hour, scope, count)
-    SELECT key_id, hour, scope, count FROM usage_scopes;
+    SELECT key_id, hour, scope, count FROM usage_scopes ORDER BY key_id, hour, scope;
 DROP TABLE usage_scopes;
 ALTER TABLE usage_scopes_by_key RENAME TO usage_scopes;
 CREATE INDEX usage_scopes_by_hour ON usage_scopes (hour);
@@ -38,7 +39,7 @@ CREATE TABLE usage_daily_by_key (
     PRIMARY KEY (key_id, day)
 ) WITHOUT ROWID;
 INSERT INTO usage_daily_by_key (key_id, day, allowed, denied)
-    SELECT key_id, day, allowed, denied FROM usage_daily;
+    SELECT key_id, day, allowed, denied FROM usage_daily ORDER BY key_id, day;
 DROP TABLE usage_daily;
 ALTER TABLE usage_daily_by_key RENAME TO usage_daily;
 CREATE INDEX usage_daily_by_day ON usage_daily (day);
@@ -51,7 +52,7 @@ CREATE TABLE usage_scopes_daily_by_key (
     PRIMARY KEY (key_id, day, scope)
 ) WITHOUT ROWID;
 INSERT INTO usage_scopes_daily_by_key (key_id, day, scope, count)
-    SELECT key_id, day, scope, count FROM usage_scopes_daily;
+    SELECT key_id, day, scope, count FROM usage_scopes_daily ORDER BY key_id, day, scope;
 DROP TABLE usage_scopes_daily;
 ALTER TABLE usage_scopes_daily_by_key RENAME TO usage_scopes_daily;
 CREATE INDEX usage_scopes_daily_by_day ON usage_scopes_daily (day);

@@ -240,7 +240,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     tracing::info!("shutting down: flushing usage");
     let _ = stop.send(true);
-    let _ = flusher.await;
+    if let Err(e) = flusher.await {
+        tracing::error!(error = %e, "the usage flusher stopped abnormally: unflushed counts are lost");
+    }
     let _ = follower.await;
     let _ = sweeper.await;
     let _ = reloader.await;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::catalog::LiveCatalog;
 
 use super::{Store, StoreError};
+use crate::time::Millis;
 use crate::usage::{Bucket, Window};
 
 /// Rows per statement: a flush of many keys is a few multi-row statements,
@@ -22,7 +23,11 @@ impl Store {
     /// Adds a batch of counts in one transaction, as additive upserts, in
     /// the order given (the flush gives it sorted by key and hour; scope
     /// rows and last uses follow in the same order).
-    pub async fn add_usage(&self, batch: &[((Arc<str>, i64), Bucket)], names: &LiveCatalog) -> Result<(), StoreError> {
+    pub async fn add_usage(
+        &self,
+        batch: &[(&(Arc<str>, i64), &Bucket)],
+        names: &LiveCatalog,
+    ) -> Result<(), StoreError> {
         let hourly: Vec<(&str, i64, i64, i64)> = batch
             .iter()
             .map(|((key_id, hour), b)| (&**key_id, *hour, count(b.allowed), count(b.denied)))
@@ -79,6 +84,28 @@ impl Store {
             }
         });
         Ok(())
+    }
+
+    /// When each of several keys was last used, as stored now (a usage
+    /// answer reads it with the counts: a flush may have moved a key's
+    /// newest use from memory to the store since its record was read).
+    pub async fn last_used_of(&self, key_ids: &[&str]) -> Result<HashMap<String, Millis>, StoreError> {
+        if key_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let placeholders: Vec<String> = (1..=key_ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT id, last_used_at FROM keys WHERE last_used_at IS NOT NULL AND id IN ({})",
+            placeholders.join(", ")
+        );
+        let rows: Vec<(String, i64)> = on_backend!(self, pool => {
+            let mut query = sqlx::query_as(&sql);
+            for id in key_ids {
+                query = query.bind(*id);
+            }
+            query.fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(|(id, at)| (id, Millis(at))).collect())
     }
 
     /// Stored hourly counts of several keys since `since` (ms), by key id.

@@ -28,6 +28,9 @@ pub const DAY_MS: i64 = 24 * HOUR_MS;
 /// ids, never chosen by a caller, so a fast unkeyed hash is safe here.
 pub type Counts = FxHashMap<(Arc<str>, i64), Bucket>;
 
+/// Tries of the flush at shutdown (about 5 s in all).
+const FINAL_FLUSH_ATTEMPTS: u32 = 5;
+
 /// Key-hours written per flush transaction.
 const KEYS_PER_TRANSACTION: usize = 2_000;
 
@@ -123,11 +126,11 @@ impl Recorder {
     /// transaction) and makes nodes flushing the same rows at once take
     /// their row locks in the same order. Short transactions never hold the
     /// store's write lock (SQLite's is the whole database's) for long: key
-    /// changes and revocations wait for one chunk at most. A chunk leaves
-    /// the in-flight batch while it is written, under the lock readers
-    /// take, and goes back if the write fails: a reader sees every count
-    /// once, stored or unflushed, and nothing is lost (the rest is retried
-    /// with the next flush).
+    /// changes and revocations wait for one chunk at most. A chunk is
+    /// written and then dropped from the in-flight batch under the lock
+    /// readers take, so a reader sees every count once, stored or
+    /// unflushed; if the write fails (or the flush is cancelled) the chunk
+    /// and the rest stay for the next flush: nothing is lost.
     pub async fn flush(&self, store: &Store, catalog: &LiveCatalog) -> Result<usize, StoreError> {
         let order: Vec<(Arc<str>, i64)> = {
             // Taken under the lock readers hold while they read both maps,
@@ -142,15 +145,13 @@ impl Recorder {
         let mut written = 0;
         for ids in order.chunks(KEYS_PER_TRANSACTION) {
             let mut in_flight = self.in_flight.write().await;
-            let chunk: Vec<((Arc<str>, i64), Bucket)> =
-                ids.iter().filter_map(|id| in_flight.remove_entry(id)).collect();
-            if let Err(e) = store.add_usage(&chunk, catalog).await {
-                for (id, bucket) in chunk {
-                    in_flight.entry(id).or_default().absorb(bucket);
-                }
-                return Err(e);
-            }
+            let chunk: Vec<(&(Arc<str>, i64), &Bucket)> =
+                ids.iter().filter_map(|id| in_flight.get_key_value(id)).collect();
+            store.add_usage(&chunk, catalog).await?;
             written += chunk.len();
+            for id in ids {
+                in_flight.remove(id);
+            }
         }
         self.mark_flushed();
         Ok(written)
@@ -262,8 +263,20 @@ pub async fn flush_loop(
             }
         }
     }
-    if let Err(e) = recorder.flush(&store, &catalog).await {
-        tracing::error!(error = %e, "final usage flush failed");
+    // The last chance for these counts: a storage blip (a failover, a
+    // backup holding SQLite's lock) gets a few seconds to pass.
+    for attempt in 1..=FINAL_FLUSH_ATTEMPTS {
+        match recorder.flush(&store, &catalog).await {
+            Ok(_) => return,
+            Err(e) if attempt < FINAL_FLUSH_ATTEMPTS => {
+                tracing::warn!(error = %e, attempt, "final usage flush failed; trying again");
+                tokio::time::sleep(Duration::from_millis(500) * attempt).await;
+            }
+            Err(e) => {
+                let lost = recorder.in_flight.read().await.len();
+                tracing::error!(error = %e, key_hours = lost, "final usage flush failed: these counts are lost");
+            }
+        }
     }
 }
 

@@ -89,10 +89,15 @@ impl UsageService {
     pub async fn totals_of(&self, keys: &[KeyRecord], now: Millis) -> Result<Vec<(Windows, Option<Millis>)>, KeyError> {
         let since = oldest_hour_read(now);
         let ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
-        let (guard, unflushed) = self.recorder.unflushed_of(|id| ids.contains(&id)).await;
+        let wanted: rustc_hash::FxHashSet<&str> = ids.iter().copied().collect();
+        let (guard, unflushed) = self.recorder.unflushed_of(|id| wanted.contains(id)).await;
         let mut stored = self.store.hourly_usage_of(&ids, since).await?;
+        let stored_last = self.store.last_used_of(&ids).await?;
         drop(guard);
-        let mut last_used: Vec<Option<Millis>> = keys.iter().map(|k| k.last_used_at).collect();
+        let mut last_used: Vec<Option<Millis>> = keys
+            .iter()
+            .map(|k| super::latest(k.last_used_at, stored_last.get(&k.id).copied()))
+            .collect();
         for (id, hour, bucket) in unflushed {
             let Some(at) = ids.iter().position(|k| *k == &*id) else {
                 continue;
@@ -163,8 +168,9 @@ async fn usage(
     // counted either as stored or as unflushed, never both.
     let (guard, unflushed) = recorder.unflushed(&key.id).await;
     let (mut hours, mut scopes) = store.usage_rows(&key.id, since).await?;
+    let stored_last = store.last_used_of(&[&key.id]).await?;
     drop(guard);
-    let mut last_used = key.last_used_at;
+    let mut last_used = super::latest(key.last_used_at, stored_last.get(&key.id).copied());
     for (hour, bucket) in unflushed {
         if hour < since {
             continue;

@@ -202,6 +202,7 @@ on_both_stores!(
     usage_rolls_up_old_hours_into_days_and_every_answer_stays_exact,
     two_nodes_sweeping_at_once_count_nothing_twice,
     a_flush_of_many_keys_lands_whole,
+    a_flush_that_fails_part_way_keeps_the_rest_for_the_next,
 );
 
 /// A flush of many keys (several transactions, each of several multi-row
@@ -251,6 +252,17 @@ async fn a_flush_of_many_keys_lands_whole(t: &TestStore) {
         let answer = usage.of(&record, now).await.unwrap();
         assert_eq!(answer.windows.last_day.allowed, 2, "read {reads} during the flush");
         assert_eq!(answer.scopes_used.get("campaigns:read"), Some(&2));
+        assert_eq!(
+            answer.last_used_at,
+            Some(now),
+            "read {reads}: stored or not, the newest use"
+        );
+        let totals = usage.totals_of(std::slice::from_ref(&record), now).await.unwrap();
+        assert_eq!(
+            (totals[0].0.last_day.allowed, totals[0].1),
+            (2, Some(now)),
+            "read {reads}"
+        );
         reads += 1;
     }
     assert_eq!(flush.await.unwrap().unwrap(), MANY + 2, "key-hours written");
@@ -268,4 +280,80 @@ async fn a_flush_of_many_keys_lands_whole(t: &TestStore) {
         .unwrap();
     assert_eq!(stored.last_used_at, Some(now), "the later of the two hours");
     assert_eq!(usage.of(&stored, now).await.unwrap().windows.last_day.allowed, 2);
+}
+
+/// A flush that fails part way (here a constraint refuses one key's row in
+/// the second transaction) keeps what it did not commit: answers stay
+/// exact, and the next flush stores the rest, nothing twice.
+async fn a_flush_that_fails_part_way_keeps_the_rest_for_the_next(t: &TestStore) {
+    use keyward::usage::{Recorder, UsageService};
+    use keyward::verify::Code;
+    use std::sync::Arc;
+    let catalog = LiveCatalog::fixed(catalog_named("coldsend"));
+    let recorder = Arc::new(Recorder::new(true));
+    let usage = UsageService::new(recorder.clone(), t.store.clone(), catalog.clone());
+    let now = Millis::now();
+    const MANY: usize = 4321;
+    for i in 0..MANY {
+        recorder.record(
+            &Arc::from(format!("key_many_{i}").as_str()),
+            Code::Valid,
+            std::iter::empty(),
+            now,
+        );
+    }
+    let (refuse, allow) = if t.sqlite_dir.is_some() {
+        (
+            "CREATE TRIGGER refuse_one BEFORE INSERT ON usage_hourly WHEN NEW.key_id = 'key_many_3000' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+            "DROP TRIGGER refuse_one",
+        )
+    } else {
+        (
+            "ALTER TABLE usage_hourly ADD CONSTRAINT refuse_one CHECK (key_id <> 'key_many_3000')",
+            "ALTER TABLE usage_hourly DROP CONSTRAINT refuse_one",
+        )
+    };
+    t.raw_execute(refuse).await.unwrap();
+    assert!(recorder.flush(&t.store, &catalog).await.is_err());
+    let stored = number(t, "SELECT CAST(SUM(allowed) AS BIGINT) FROM usage_hourly").await;
+    assert_eq!(
+        stored, 2000,
+        "the first transaction (in key order) committed, the second did not"
+    );
+    for i in [0, 3000, 999, MANY - 1] {
+        let id = format!("key_many_{i}");
+        let totals = totals_of_id(&usage, &id, now).await;
+        assert_eq!(totals, 1, "{id}: stored or kept, counted once");
+    }
+    t.raw_execute(allow).await.unwrap();
+    assert_eq!(recorder.flush(&t.store, &catalog).await.unwrap(), MANY - 2000);
+    assert_eq!(
+        number(t, "SELECT CAST(SUM(allowed) AS BIGINT) FROM usage_hourly").await,
+        MANY as i64
+    );
+    assert_eq!(totals_of_id(&usage, "key_many_3000", now).await, 1);
+}
+
+/// The 24 h allowed count of a key by id, through the keys page's read.
+async fn totals_of_id(usage: &keyward::usage::UsageService, id: &str, now: Millis) -> u64 {
+    let record = keyward::keys::KeyRecord {
+        id: id.to_owned(),
+        account: "acme".into(),
+        name: "n".into(),
+        environment: "live".into(),
+        scopes: vec!["campaigns:read".into()],
+        start: "cs_live_Ab3x".into(),
+        metadata: serde_json::Map::new(),
+        created_at: Millis(0),
+        created_by: "t".into(),
+        expires_at: None,
+        revoked_at: None,
+        revoked_by: None,
+        revoke_reason: None,
+        rotated_to: None,
+        last_used_at: None,
+        hash: keyward::keys::format::KeyHash([0; 32]),
+    };
+    usage.totals_of(&[record], now).await.unwrap()[0].0.last_day.allowed
 }
