@@ -83,16 +83,16 @@ pub fn normalize(raw: &str) -> Result<Cow<'_, str>, PathRejection> {
     let scan = check(raw.as_bytes(), Form::Raw)?;
     // `?` is ASCII, so `scan.len` is a character boundary.
     let path = raw.get(..scan.len).unwrap_or(raw);
-    let path = if scan.encoded {
+    let (path, non_ascii) = if scan.encoded {
         let decoded = percent_decode(path)?;
-        check(decoded.as_bytes(), Form::Decoded)?;
-        Cow::Owned(decoded)
+        let again = check(decoded.as_bytes(), Form::Decoded)?;
+        (Cow::Owned(decoded), again.non_ascii)
     } else {
-        Cow::Borrowed(path)
+        (Cow::Borrowed(path), scan.non_ascii)
     };
     // Non-ASCII control characters (C1, line and paragraph separators...):
-    // checked only when there is non-ASCII at all.
-    if !path.is_ascii()
+    // checked only when the scan saw non-ASCII at all.
+    if non_ascii
         && path
             .chars()
             .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
@@ -122,6 +122,7 @@ const HASH: u8 = 5;
 const CONTROL: u8 = 6;
 const QUERY: u8 = 7;
 const NOT_URI: u8 = 8;
+const NON_ASCII: u8 = 9;
 
 /// The class of every byte, so that the common case (an ordinary byte)
 /// costs one load and one well-predicted branch.
@@ -133,6 +134,11 @@ static BYTE_CLASS: [u8; 256] = {
         b += 1;
     }
     table[0x7f] = CONTROL;
+    let mut b = 0x80;
+    while b < 0x100 {
+        table[b] = NON_ASCII;
+        b += 1;
+    }
     table[b'/' as usize] = SLASH;
     table[b'%' as usize] = PERCENT;
     table[b'\\' as usize] = BACKSLASH;
@@ -163,26 +169,29 @@ struct Scan {
     len: usize,
     /// Whether it has percent-encoding to decode (and check again).
     encoded: bool,
+    /// Whether it has bytes outside ASCII (to check as characters).
+    non_ascii: bool,
 }
 
 /// One pass over the bytes up to the query string: forbidden bytes and
-/// segment rules. Runs of ordinary bytes (most of a path) are skipped by a
-/// tight search; only the bytes after them are looked at one by one.
+/// segment rules. Ordinary bytes (most of a path) cost one table load and
+/// one well-predicted branch each; only the others are looked at further.
 fn check(path: &[u8], form: Form) -> Result<Scan, PathRejection> {
     let mut encoded = false;
+    let mut non_ascii = false;
     let mut len = path.len();
     // Start of the current segment (after its leading `/`).
     let mut segment_start = 1;
     let mut i = 1;
-    while let Some(rest) = path.get(i..) {
-        let Some(skip) = rest.iter().position(|&b| BYTE_CLASS[b as usize] != ORDINARY) else {
-            break;
-        };
-        i += skip;
-        let Some(&b) = path.get(i) else { break };
-        match BYTE_CLASS[b as usize] {
+    while let Some(&b) = path.get(i) {
+        let class = BYTE_CLASS[b as usize];
+        if class == ORDINARY {
+            i += 1;
+            continue;
+        }
+        match class {
             SLASH => {
-                check_segment(&path[segment_start..i], false)?;
+                check_segment(path.get(segment_start..i).unwrap_or_default(), false)?;
                 segment_start = i + 1;
             }
             QUERY if form == Form::Raw => {
@@ -193,6 +202,7 @@ fn check(path: &[u8], form: Form) -> Result<Scan, PathRejection> {
             NOT_URI if form == Form::Raw => return Err(PathRejection::InvalidCharacter),
             NOT_URI => {}
             PERCENT => encoded = true,
+            NON_ASCII => non_ascii = true,
             BACKSLASH => return Err(PathRejection::Backslash),
             SEMICOLON => return Err(PathRejection::Semicolon),
             HASH => return Err(PathRejection::Fragment),
@@ -201,13 +211,20 @@ fn check(path: &[u8], form: Form) -> Result<Scan, PathRejection> {
         i += 1;
     }
     check_segment(path.get(segment_start..len).unwrap_or_default(), true)?;
-    Ok(Scan { len, encoded })
+    Ok(Scan {
+        len,
+        encoded,
+        non_ascii,
+    })
 }
 
 /// Only the last segment may be empty: that is a trailing slash (or the
 /// root `/`), which is significant.
 #[inline]
 fn check_segment(segment: &[u8], is_last: bool) -> Result<(), PathRejection> {
+    if segment.len() > 2 {
+        return Ok(());
+    }
     match segment {
         b"." | b".." => Err(PathRejection::DotSegment),
         b"" if !is_last => Err(PathRejection::EmptySegment),

@@ -196,6 +196,10 @@ impl MethodTable {
     }
 }
 
+/// The `packed` entry of a literal too long to pack: the length byte of a
+/// packed word is at most 7, so no segment's word is this.
+const LONG: u64 = u64::MAX;
+
 /// Above this many literal children, a node looks them up by hash.
 const LINEAR_LOOKUP_MAX: usize = 6;
 
@@ -219,8 +223,9 @@ fn packed(segment: &[u8]) -> Option<u64> {
 #[derive(Debug, Clone, Default)]
 struct Node {
     literals: Vec<(Box<str>, Node)>,
-    /// `packed` of each literal, in the same order (`None` for long ones).
-    packed: Vec<Option<u64>>,
+    /// `packed` of each literal, in the same order ([`LONG`] for long
+    /// ones, which no packed word equals).
+    packed: Vec<u64>,
     /// Packed short literals to their index in `literals`, built by
     /// `finish` for nodes with many. The keys come from the catalog, never
     /// from requests, so a fast non-keyed hash is safe here.
@@ -249,7 +254,7 @@ impl Router {
                         Some(pos) => pos,
                         None => {
                             node.literals.push((lit.clone(), Node::default()));
-                            node.packed.push(packed(lit.as_bytes()));
+                            node.packed.push(packed(lit.as_bytes()).unwrap_or(LONG));
                             node.literals.len() - 1
                         }
                     };
@@ -283,7 +288,8 @@ impl Router {
                     .packed
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, key)| key.map(|k| (k, i)))
+                    .filter(|(_, key)| **key != LONG)
+                    .map(|(i, key)| (*key, i))
                     .collect();
                 node.literal_index = Some(index);
             }
@@ -304,13 +310,44 @@ impl Router {
     }
 }
 
+/// The length of the segment at the start of `bytes` (up to the next `/`
+/// or the end) and, for a short one, its [`packed`] word. Eight bytes are
+/// looked at as one word where the path has them: the `/` found by a
+/// zero-byte test, the word masked to the segment (the lowest flagged byte
+/// of that test is always the first `/`).
+#[inline]
+fn split_segment(bytes: &[u8]) -> (usize, Option<u64>) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    if let Some(chunk) = bytes.first_chunk::<8>() {
+        let word = u64::from_le_bytes(*chunk);
+        let x = word ^ (ONES * u64::from(b'/'));
+        let slashes = x.wrapping_sub(ONES) & !x & HIGHS;
+        if slashes != 0 {
+            let len = (slashes.trailing_zeros() / 8) as usize;
+            // len <= 7: the shift is at most 56.
+            let kept = word & ((1u64 << (8 * len)) - 1);
+            return (len, Some(kept | (len as u64) << 56));
+        }
+        let len = bytes
+            .iter()
+            .skip(8)
+            .position(|&b| b == b'/')
+            .map_or(bytes.len(), |p| p + 8);
+        return (len, None);
+    }
+    let len = bytes.iter().position(|&b| b == b'/').unwrap_or(bytes.len());
+    (len, packed(bytes.get(..len).unwrap_or_default()))
+}
+
 impl Node {
-    #[inline]
-    fn literal(&self, segment: &str) -> Option<&Node> {
-        let pos = match packed(segment.as_bytes()) {
+    /// The child for a literal segment; `key` is its [`packed`] word.
+    #[inline(always)]
+    fn literal(&self, segment: &str, key: Option<u64>) -> Option<&Node> {
+        let pos = match key {
             Some(key) => match &self.literal_index {
                 Some(index) => *index.get(&key)?,
-                None => self.packed.iter().position(|&k| k == Some(key))?,
+                None => self.packed.iter().position(|&k| k == key)?,
             },
             None => self
                 .literals
@@ -321,32 +358,51 @@ impl Node {
     }
 }
 
-/// `rest` is the path after the `/` that leads to `node`.
-fn find_in(node: &Node, method: Method, rest: &str) -> Option<RouteId> {
-    let bytes = rest.as_bytes();
-    // Segments are short: a plain loop, no call.
-    let mut slash = 0;
-    while slash < bytes.len() && bytes[slash] != b'/' {
-        slash += 1;
-    }
-    let (segment, tail) = match rest.get(..slash) {
-        Some(segment) if slash < bytes.len() => (segment, rest.get(slash + 1..)),
-        _ => (rest, None),
-    };
-    let here = |n: &Node| match tail {
-        None => n.end.as_ref().and_then(|t| t.get(method)),
-        Some(tail) => find_in(n, method, tail),
-    };
-    if let Some(found) = node.literal(segment).and_then(here) {
-        return Some(found);
-    }
-    if !segment.is_empty() {
-        if let Some(found) = node.param.as_deref().and_then(here) {
-            return Some(found);
+/// `rest` is the path after the `/` that leads to `node`. A literal child
+/// wins over the parameter, which wins over a catch-all; a branch that
+/// finds nothing falls back to the next. Only a node with such a fallback
+/// needs a recursive call (to come back to it): elsewhere the search goes
+/// down in a loop.
+fn find_in(mut node: &Node, method: Method, mut rest: &str) -> Option<RouteId> {
+    loop {
+        let (slash, key) = split_segment(rest.as_bytes());
+        let (segment, tail) = match rest.get(..slash) {
+            Some(segment) if slash < rest.len() => (segment, rest.get(slash + 1..)),
+            _ => (rest, None),
+        };
+        let at_end = |n: &Node| n.end.as_ref().and_then(|t| t.get(method));
+        let here = |n: &Node| match tail {
+            None => at_end(n),
+            Some(tail) => find_in(n, method, tail),
+        };
+        // Where this node cannot fall back, the search goes down in place.
+        let fallback = !segment.is_empty() && (node.param.is_some() || node.catch_all.is_some());
+        if let Some(child) = node.literal(segment, key) {
+            if fallback {
+                if let Some(found) = here(child) {
+                    return Some(found);
+                }
+            } else {
+                let Some(tail) = tail else { return at_end(child) };
+                (node, rest) = (child, tail);
+                continue;
+            }
+        }
+        if segment.is_empty() {
+            return None;
+        }
+        if let Some(param) = node.param.as_deref() {
+            if node.catch_all.is_none() {
+                let Some(tail) = tail else { return at_end(param) };
+                (node, rest) = (param, tail);
+                continue;
+            }
+            if let Some(found) = here(param) {
+                return Some(found);
+            }
         }
         return node.catch_all.as_ref().and_then(|t| t.get(method));
     }
-    None
 }
 
 #[cfg(test)]
@@ -366,6 +422,16 @@ mod tests {
             }
         }
         assert_eq!(packed(b"abcdefgh"), None);
+    }
+
+    #[test]
+    fn segments_split_as_a_byte_loop_would_whatever_their_length() {
+        let path = "/abcdefghij/k/lmnopqr/stuvwxyz/é/ü7//";
+        for start in 0..path.len() {
+            let bytes = &path.as_bytes()[start..];
+            let len = bytes.iter().position(|&b| b == b'/').unwrap_or(bytes.len());
+            assert_eq!(split_segment(bytes), (len, packed(&bytes[..len])), "{start}");
+        }
     }
 
     fn router(routes: &[(&[Method], &str)]) -> Router {
