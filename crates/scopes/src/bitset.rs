@@ -84,16 +84,6 @@ impl ScopeSet {
     /// empty.
     #[inline]
     pub fn is_subset_of(&self, other: &ScopeSet) -> bool {
-        // Both inline (catalogs up to 256 scopes): unused words are zero,
-        // so all of them can be compared, without slicing.
-        if let (Words::Inline { len: a, words: mine }, Words::Inline { len: b, words: theirs }) =
-            (&self.words, &other.words)
-        {
-            if a != b {
-                return self.is_empty();
-            }
-            return mine.iter().zip(theirs).fold(0, |acc, (r, e)| acc | (r & !e)) == 0;
-        }
         let (mine, theirs) = (self.words(), other.words());
         if mine.len() != theirs.len() {
             return self.is_empty();
