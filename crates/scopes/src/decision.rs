@@ -38,6 +38,12 @@ pub enum NoRoute {
     Rejected(PathRejection),
     /// Nothing in the catalog matches.
     NoMatch,
+    /// The query string asks for another method (`_method`, read as the
+    /// API's framework reads it: [`crate::query`]) and the catalog does not
+    /// allow method overrides.
+    MethodOverride,
+    /// The query string asks for two different methods.
+    ConflictingOverrides,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -101,6 +107,12 @@ impl<'a> Decision<'a> {
             (Outcome::Allowed, _) => None,
             (_, Some(NoRoute::Rejected(why))) => Some(format!("no route: {why}")),
             (_, Some(NoRoute::UnknownMethod)) => Some("no route: unknown method".to_owned()),
+            (_, Some(NoRoute::MethodOverride)) => {
+                Some("method override (`_method` in the query string) is not allowed".to_owned())
+            }
+            (_, Some(NoRoute::ConflictingOverrides)) => {
+                Some("method overrides disagree (`_method` parameters in the query string)".to_owned())
+            }
             (Outcome::UnknownRoute, _) => Some("no route matches this method and path".to_owned()),
             (Outcome::InsufficientScope, _) => Some(format!("Missing required scopes: {}", self.missing().join(", "))),
         }
@@ -170,7 +182,30 @@ impl Catalog {
 
     /// May a key holding `grants` make this request? `path` is the request
     /// target as sent (percent-encoded, query string allowed).
+    ///
+    /// A `_method` override in the query string ([`crate::query`]) is
+    /// refused unless the catalog sets `method_override`; with it, the
+    /// request must be allowed both as sent and as overridden (frameworks
+    /// differ on which methods they let a parameter override), and the
+    /// decision is the first refusal or the overridden one.
     pub fn decide_route<'a>(&'a self, grants: &'a Grants, method: &str, path: &str) -> Decision<'a> {
+        match crate::query::method_override(path) {
+            Ok(None) => self.decide_route_as(grants, method, path),
+            Ok(Some(overriding)) if self.api().method_override => {
+                let sent = self.decide_route_as(grants, method, path);
+                if sent.allowed() {
+                    self.decide_route_as(grants, &overriding, path)
+                } else {
+                    sent
+                }
+            }
+            Ok(Some(_)) => self.unknown_route(self.effective(grants), NoRoute::MethodOverride),
+            Err(_) => self.unknown_route(self.effective(grants), NoRoute::ConflictingOverrides),
+        }
+    }
+
+    /// The decision for `method` itself, the query string ignored.
+    fn decide_route_as<'a>(&'a self, grants: &'a Grants, method: &str, path: &str) -> Decision<'a> {
         let effective = self.effective(grants);
         let found = Method::parse(method).ok_or(NoRoute::UnknownMethod).and_then(|method| {
             let normalized = path::normalize(path).map_err(NoRoute::Rejected)?;

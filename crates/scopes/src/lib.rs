@@ -16,6 +16,7 @@ pub mod export;
 mod grant;
 pub mod name;
 pub mod path;
+pub mod query;
 mod raw;
 pub mod route;
 mod suggest;

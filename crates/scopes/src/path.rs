@@ -42,6 +42,11 @@ pub enum PathRejection {
     /// (`İ` to `i`, `ı` to `I`, `ſ` to `S`, the Kelvin sign to `k`),
     /// refused where `path_case = "insensitive"`.
     CaseConfusable,
+    /// A character whose compatibility form (NFKC) holds a `.`, `/` or
+    /// `\`, or that Windows' best-fit conversion turns into one (`．`,
+    /// `‥`, `∕`, `／`, `＼`, `¥`...): a backend that maps it to ASCII sees
+    /// `..` or another segment ([`LOOK_ALIKES`]).
+    LookAlike,
 }
 
 impl PathRejection {
@@ -64,6 +69,9 @@ impl PathRejection {
             }
             Self::CaseConfusable => {
                 "the path has a letter some routers fold to ASCII when ignoring case (`İ`, `ı`, `ſ`, `K`)"
+            }
+            Self::LookAlike => {
+                "the path has a character that some servers turn into `.`, `/` or `\\` (a full-width or compatibility form such as `．`, `‥`, `∕`, `／`, `＼`)"
             }
         }
     }
@@ -90,16 +98,85 @@ pub fn normalize(raw: &str) -> Result<Cow<'_, str>, PathRejection> {
     } else {
         (Cow::Borrowed(path), scan.non_ascii)
     };
-    // Non-ASCII control characters (C1, line and paragraph separators...):
-    // checked only when the scan saw non-ASCII at all.
-    if non_ascii
-        && path
-            .chars()
-            .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
-    {
-        return Err(PathRejection::ControlCharacter);
+    // Non-ASCII control characters (C1, line and paragraph separators...)
+    // and look-alikes of `.`, `/` and `\`: checked only when the scan saw
+    // non-ASCII at all.
+    if non_ascii {
+        for c in path.chars().filter(|c| !c.is_ascii()) {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                return Err(PathRejection::ControlCharacter);
+            }
+            if is_look_alike(c) {
+                return Err(PathRejection::LookAlike);
+            }
+        }
     }
     Ok(path)
+}
+
+/// Characters that become a `.`, `/` or `\` on the way to some backends,
+/// sorted:
+/// - every character whose NFKC form holds one (Unicode's compatibility
+///   mappings: `．` U+FF0E, `․` U+2024, `‥` U+2025, `…` U+2026, `﹒` U+FE52,
+///   `／` U+FF0F, `＼` U+FF3C, `﹨` U+FE68, `⒈` U+2488..., `℀` U+2100...;
+///   a test checks the list against the Unicode tables);
+/// - Windows' best-fit conversion to a code page (`WideCharToMultiByte`
+///   without `WC_NO_BEST_FIT_CHARS`, the "WorstFit" research): `∕` U+2215
+///   and `⁄` U+2044 to `/` (code page 1252), `¥` U+00A5 to `\` (932),
+///   `₩` U+20A9 to `\` (949);
+/// - other slashes and reverse slashes a mapping could take to ASCII:
+///   `∖` U+2216, `⧵` U+29F5, `⧸` U+29F8, `⧹` U+29F9.
+pub const LOOK_ALIKES: [char; 46] = [
+    '\u{A5}',
+    '\u{2024}',
+    '\u{2025}',
+    '\u{2026}',
+    '\u{2044}',
+    '\u{20A9}',
+    '\u{2100}',
+    '\u{2101}',
+    '\u{2105}',
+    '\u{2106}',
+    '\u{2215}',
+    '\u{2216}',
+    '\u{2488}',
+    '\u{2489}',
+    '\u{248A}',
+    '\u{248B}',
+    '\u{248C}',
+    '\u{248D}',
+    '\u{248E}',
+    '\u{248F}',
+    '\u{2490}',
+    '\u{2491}',
+    '\u{2492}',
+    '\u{2493}',
+    '\u{2494}',
+    '\u{2495}',
+    '\u{2496}',
+    '\u{2497}',
+    '\u{2498}',
+    '\u{2499}',
+    '\u{249A}',
+    '\u{249B}',
+    '\u{29F5}',
+    '\u{29F8}',
+    '\u{29F9}',
+    '\u{33C2}',
+    '\u{33C7}',
+    '\u{33D8}',
+    '\u{FE19}',
+    '\u{FE30}',
+    '\u{FE52}',
+    '\u{FE68}',
+    '\u{FF0E}',
+    '\u{FF0F}',
+    '\u{FF3C}',
+    '\u{1F100}',
+];
+
+fn is_look_alike(c: char) -> bool {
+    LOOK_ALIKES.binary_search(&c).is_ok()
 }
 
 /// Whether a (normalized) path has a letter that Unicode case mapping
@@ -343,6 +420,32 @@ mod tests {
         for (path, reason) in cases {
             assert_eq!(normalize(path), Err(reason), "{path:?}");
         }
+    }
+
+    #[test]
+    fn look_alikes_of_dot_and_slashes_are_refused_raw_and_encoded() {
+        for c in LOOK_ALIKES {
+            let mut utf8 = [0; 4];
+            let encoded: String = c.encode_utf8(&mut utf8).bytes().map(|b| format!("%{b:02X}")).collect();
+            for path in [
+                format!("/things/{c}{c}"),
+                format!("/things/x{c}y"),
+                format!("/things/x{encoded}y"),
+            ] {
+                assert_eq!(normalize(&path), Err(LookAlike), "U+{:04X} in {path}", c as u32);
+            }
+        }
+        assert_eq!(
+            normalize("/kb/caf%C3%A9").unwrap(),
+            "/kb/café",
+            "other non-ASCII is fine"
+        );
+        assert_eq!(normalize("/kb/日本語").unwrap(), "/kb/日本語");
+    }
+
+    #[test]
+    fn the_look_alikes_are_sorted_for_the_binary_search() {
+        assert!(LOOK_ALIKES.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

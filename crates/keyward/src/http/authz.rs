@@ -129,32 +129,17 @@ fn original_from_envoy<'r>(
     Ok((method.as_str(), original))
 }
 
-/// The overriding method and what carried it, if the request has one: an
-/// override header, or a `_method` parameter in the original query string
-/// (Laravel and Symfony read it); 400 if several disagree.
-fn method_override<'h>(headers: &'h HeaderMap, uri: &'h str) -> Result<Option<(&'static str, &'h str)>, Problem> {
+/// The overriding method of an override header and the header's name, if
+/// the request has one; 400 if several disagree, with each other or with a
+/// `_method` parameter of the original query string. The parameter itself
+/// is the engine's to read and refuse (`keyward_scopes::query`), as on
+/// `/v1/verify`.
+fn header_override<'h>(headers: &'h HeaderMap, uri: &str) -> Result<Option<(&'static str, &'h str)>, Problem> {
     let mut found: Option<(&'static str, &str)> = None;
-    let query_values = uri
-        .split_once('?')
-        .map(|(_, query)| query.split_once('#').map_or(query, |(q, _)| q))
-        .into_iter()
-        .flat_map(|query| query.split('&'))
-        .filter_map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let is_method = name.eq_ignore_ascii_case("_method") || name.eq_ignore_ascii_case("%5Fmethod");
-            is_method.then_some(("_method", value))
-        });
-    let names: &[HeaderName; 3] = &METHOD_OVERRIDE_HEADERS;
-    let header_values =
-        names
-            .iter()
-            .zip(METHOD_OVERRIDE_NAMES)
-            .filter_map(|(name, label)| match single_header(headers, name) {
-                Ok(value) => value.map(|v| Ok((label, v))),
-                Err(problem) => Some(Err(problem)),
-            });
-    for item in header_values.chain(query_values.map(Ok)) {
-        let (label, value) = item?;
+    for (name, label) in METHOD_OVERRIDE_HEADERS.iter().zip(METHOD_OVERRIDE_NAMES) {
+        let Some(value) = single_header(headers, name)? else {
+            continue;
+        };
         match found {
             Some((first, seen)) if seen != value => {
                 return Err(Problem::bad_request(format!(
@@ -163,6 +148,15 @@ fn method_override<'h>(headers: &'h HeaderMap, uri: &'h str) -> Result<Option<(&
             }
             Some(_) => {}
             None => found = Some((label, value)),
+        }
+    }
+    if let Some((label, value)) = found {
+        if let Ok(Some(parameter)) = keyward_scopes::query::method_override(uri) {
+            if parameter != value {
+                return Err(Problem::bad_request(format!(
+                    "method overrides disagree (`{label}`: {value}, `_method`: {parameter})"
+                )));
+            }
         }
     }
     Ok(found)
@@ -245,7 +239,7 @@ async fn check(state: &AppState, method: &str, uri: &str, headers: &HeaderMap) -
         Ok(presented) => presented,
         Err(problem) => return problem.into_response(),
     };
-    let overriding = match method_override(headers, uri) {
+    let overriding = match header_override(headers, uri) {
         Ok(None) => None,
         Ok(Some((_, overriding))) if catalog.api().method_override => Some(overriding),
         Ok(Some((name, _))) => {

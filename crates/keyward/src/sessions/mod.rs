@@ -3,7 +3,10 @@
 //! host application asked for, server to server, and that works once,
 //! within five minutes. Either way the browser holds only a random session
 //! id; the store holds its digest, the reach ([`AccountScope`]) and the
-//! form token. A session ends when unused for the idle timeout, at its
+//! digest of the form token. The form token is derived from the session id
+//! (a keyed digest of it), so a page can carry it while the store holds
+//! neither in plain text: a copy of the database opens no session and
+//! forges no form. A session ends when unused for the idle timeout, at its
 //! absolute lifetime, at sign-out, or (operators) when its management key
 //! is revoked.
 
@@ -47,6 +50,24 @@ impl Secret {
 
 fn digest(text: &str) -> [u8; 32] {
     Sha256::digest(text.as_bytes()).into()
+}
+
+/// The form token of the session whose id is `session_id`: a digest of the
+/// id under a label of its own, so it reveals nothing of the id.
+fn csrf_token(session_id: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"keyward form token\0");
+    hasher.update(session_id.as_bytes());
+    hex(&hasher.finalize())
+}
+
+/// What the store keeps of a form token.
+fn csrf_digest(token: &str) -> String {
+    hex(&digest(token))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// How a session was opened.
@@ -103,16 +124,12 @@ impl SessionService {
 
     /// Opens an operator session for an authenticated management key.
     pub async fn sign_in(&self, key: &ManagementKeyRecord) -> Result<(Secret, Session), KeyError> {
-        let session = Session {
-            via: Via::Operator {
-                management_key_id: key.id.clone(),
-            },
-            actor: format!("management_key:{}", key.id),
-            scope: AccountScope::of_management_key(key),
-            csrf_token: csrf_token()?,
+        let via = Via::Operator {
+            management_key_id: key.id.clone(),
         };
-        let secret = self.open(&session, key.account.as_ref()).await?;
-        Ok((secret, session))
+        let actor = format!("management_key:{}", key.id);
+        self.open(via, actor, AccountScope::of_management_key(key), key.account.as_ref())
+            .await
     }
 
     /// A single-use link to the pages of `account`, asked for by the
@@ -156,26 +173,34 @@ impl SessionService {
             return Ok(None);
         }
         let account = AccountId::stored(link.account);
-        let session = Session {
-            via: Via::Portal {
-                return_url: link.return_url,
-                issuer: link.management_key_id,
-            },
-            actor: format!("portal:{account}"),
-            scope: AccountScope::of_portal_session(account.clone()),
-            csrf_token: csrf_token()?,
+        let via = Via::Portal {
+            return_url: link.return_url,
+            issuer: link.management_key_id,
         };
-        let secret = self.open(&session, Some(&account)).await?;
-        Ok(Some((secret, session)))
+        let actor = format!("portal:{account}");
+        let scope = AccountScope::of_portal_session(account.clone());
+        Ok(Some(self.open(via, actor, scope, Some(&account)).await?))
     }
 
-    async fn open(&self, session: &Session, account: Option<&AccountId>) -> Result<Secret, KeyError> {
+    async fn open(
+        &self,
+        via: Via,
+        actor: String,
+        scope: AccountScope,
+        account: Option<&AccountId>,
+    ) -> Result<(Secret, Session), KeyError> {
         let now = Millis::now();
         // Sessions and links past use are forgotten as new ones open.
         self.store
             .delete_expired_sessions(now, Millis(now.0 - self.idle.as_millis() as i64))
             .await?;
         let secret = Secret::generate()?;
+        let session = Session {
+            via,
+            actor,
+            scope,
+            csrf_token: csrf_token(secret.reveal()),
+        };
         let (kind, management_key_id, return_url) = match &session.via {
             Via::Operator { management_key_id } => (OPERATOR, management_key_id.clone(), None),
             Via::Portal { return_url, issuer } => (PORTAL, issuer.clone(), return_url.clone()),
@@ -186,13 +211,13 @@ impl SessionService {
             management_key_id,
             account: account.map(|a| a.as_str().to_owned()),
             return_url,
-            csrf_token: session.csrf_token.clone(),
+            csrf_digest: csrf_digest(&session.csrf_token),
             created_at: now.0,
             last_seen_at: now.0,
             expires_at: now.0 + self.lifetime.as_millis() as i64,
         };
         self.store.insert_session(&digest(secret.reveal()), &row).await?;
-        Ok(secret)
+        Ok((secret, session))
     }
 
     /// The live session whose id the browser presented, if it is one of
@@ -204,7 +229,10 @@ impl SessionService {
             return Ok(None);
         };
         let idle_ms = self.idle.as_millis() as i64;
-        if now.0 - row.last_seen_at >= idle_ms {
+        let csrf_token = csrf_token(id);
+        // A row whose token digest is not this id's (one written before
+        // tokens were stored as digests) is a session that has ended.
+        if now.0 - row.last_seen_at >= idle_ms || row.csrf_digest != csrf_digest(&csrf_token) {
             self.store.delete_session(&hash).await?;
             return Ok(None);
         }
@@ -244,7 +272,7 @@ impl SessionService {
             via,
             actor: row.actor,
             scope,
-            csrf_token: row.csrf_token,
+            csrf_token,
         }))
     }
 
@@ -257,10 +285,4 @@ impl SessionService {
     pub async fn sign_out(&self, id: &str) -> Result<(), KeyError> {
         Ok(self.store.delete_session(&digest(id)).await?)
     }
-}
-
-fn csrf_token() -> Result<String, StoreError> {
-    let mut token = String::with_capacity(32);
-    random_base62(&mut token, 32)?;
-    Ok(token)
 }

@@ -361,6 +361,10 @@ impl Store {
                 source,
             })?;
         }
+        private_database_files(path).map_err(|source| StoreError::DataDir {
+            path: path.to_owned(),
+            source,
+        })?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -534,6 +538,43 @@ pub(crate) fn sqlite_compatible(store: &Store, sql: &str) -> String {
     } else {
         sql.to_owned()
     }
+}
+
+/// The database file, and the WAL and shared-memory files SQLite makes
+/// beside it with the same mode, readable by their owner only: created so
+/// when missing (SQLite would make them 0644), and made so if an earlier
+/// version left them readable by others.
+fn private_database_files(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if !path.exists() {
+            let created = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path);
+            match created {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let file = Path::new(&name);
+            match std::fs::metadata(file) {
+                Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The data directory holds key digests and the first management key:

@@ -15,7 +15,10 @@ pub struct SessionRow {
     pub management_key_id: String,
     pub account: Option<String>,
     pub return_url: Option<String>,
-    pub csrf_token: String,
+    /// The SHA-256 digest (hex) of the session's form token (column
+    /// `csrf_token`; in rows of earlier versions it holds the token itself,
+    /// and such sessions count as ended).
+    pub csrf_digest: String,
     pub created_at: i64,
     pub last_seen_at: i64,
     pub expires_at: i64,
@@ -77,7 +80,7 @@ impl Store {
                 .bind(&row.management_key_id)
                 .bind(&row.account)
                 .bind(&row.return_url)
-                .bind(&row.csrf_token)
+                .bind(&row.csrf_digest)
                 .bind(row.created_at)
                 .bind(row.last_seen_at)
                 .bind(row.expires_at)
@@ -89,8 +92,8 @@ impl Store {
 
     /// The session with this digest, unless it is past its absolute expiry.
     pub async fn find_session(&self, id_hash: &[u8; 32], now: Millis) -> Result<Option<SessionRow>, StoreError> {
-        let sql = "SELECT kind, actor, management_key_id, account, return_url, csrf_token, created_at, last_seen_at, \
-                   expires_at FROM web_sessions WHERE id_hash = $1 AND expires_at > $2";
+        let sql = "SELECT kind, actor, management_key_id, account, return_url, csrf_token AS csrf_digest, created_at, \
+                   last_seen_at, expires_at FROM web_sessions WHERE id_hash = $1 AND expires_at > $2";
         let row =
             on_backend!(self, pool => sqlx::query_as(sql).bind(&id_hash[..]).bind(now.0).fetch_optional(pool).await?);
         Ok(row)

@@ -402,8 +402,50 @@ pub static ROWS: &[Row] = &[
     request("`_method=GET` in the query is an override too", POST, "/api/public/v1/campaigns?_method=GET",
         &[KEY], Forbidden(INSUFFICIENT, &["campaigns:create"])).on(On::Loose),
     // /v1/verify is asked by the API itself, with the method it will run.
+    // /v1/verify reads the override in `path` too: the API that asks may
+    // run it as overridden.
     request("`_method` in the query, not opted in", POST, "/api/public/v1/campaigns?_method=GET",
-        &[KEY], UNKNOWN_ROUTE).but(&[(Via::Verify, Forbidden(INSUFFICIENT, &["campaigns:create"]))]),
+        &[KEY], UNKNOWN_ROUTE),
+    // A parameter's name as the API's framework decodes it (PHP's
+    // `parse_str`, Node's `querystring` and `qs`, Rack, Python): each is a
+    // `_method`, refused without the opt-in, checked as DELETE with it.
+    request("`_m%65thod` (a percent-encoded letter)", GET, "/api/public/v1/campaigns/42?_m%65thod=DELETE", &[KEY],
+        UNKNOWN_ROUTE),
+    request("`_m%65thod`, opted in", GET, "/api/public/v1/campaigns/42?_m%65thod=DELETE", &[KEY],
+        Forbidden(INSUFFICIENT, &["campaigns:delete"])).on(On::Loose),
+    request("every byte of `_method` percent-encoded", GET,
+        "/api/public/v1/campaigns/42?%5F%6D%65%74%68%6F%64=DELETE", &[KEY], UNKNOWN_ROUTE),
+    request("every byte percent-encoded in lower case, opted in", GET,
+        "/api/public/v1/campaigns/42?%5f%6d%65%74%68%6f%64=DELETE", &[KEY],
+        Forbidden(INSUFFICIENT, &["campaigns:delete"])).on(On::Loose),
+    request("`.method` (PHP reads `.` as `_`)", GET, "/api/public/v1/campaigns/42?.method=DELETE", &[KEY],
+        UNKNOWN_ROUTE),
+    request("`_method%00` (PHP cuts a name at NUL)", GET, "/api/public/v1/campaigns/42?_method%00=DELETE", &[KEY],
+        UNKNOWN_ROUTE),
+    request("`_method%00x`, opted in", GET, "/api/public/v1/campaigns/42?_method%00x=DELETE", &[KEY],
+        Forbidden(INSUFFICIENT, &["campaigns:delete"])).on(On::Loose),
+    request("`+_method` (PHP drops leading spaces)", GET, "/api/public/v1/campaigns/42?a=1&+_method=DELETE", &[KEY],
+        UNKNOWN_ROUTE),
+    request("`_method[]` (an array, PHP and qs)", GET, "/api/public/v1/campaigns/42?_method[]=DELETE", &[KEY],
+        UNKNOWN_ROUTE),
+    request("`[_method]` (qs and Rack)", GET, "/api/public/v1/campaigns/42?[_method]=DELETE", &[KEY],
+        UNKNOWN_ROUTE),
+    request("`_method]` (Rack)", GET, "/api/public/v1/campaigns/42?_method]=DELETE", &[KEY], UNKNOWN_ROUTE),
+    request("after a `;` (Rack 2)", GET, "/api/public/v1/campaigns/42?a=1;_method=DELETE", &[KEY], UNKNOWN_ROUTE),
+    request("after a `#` (the API reads the whole query)", GET, "/api/public/v1/campaigns/42?a=1#&_method=DELETE",
+        &[KEY], UNKNOWN_ROUTE).but(&[(Via::Envoy, Allowed)]),
+    request("in another letter case (ASP.NET ignores it)", GET, "/api/public/v1/campaigns/42?_METHOD=DELETE", &[KEY],
+        UNKNOWN_ROUTE),
+    request("encoded twice", GET, "/api/public/v1/campaigns/42?%255Fmethod=DELETE", &[KEY], UNKNOWN_ROUTE),
+    request("a `%u` escape", GET, "/api/public/v1/campaigns/42?%u005Fmethod=DELETE", &[KEY], UNKNOWN_ROUTE),
+    request("two `_method`s disagreeing, opted in", GET, "/api/public/v1/campaigns/42?_method=GET&_m%65thod=DELETE",
+        &[KEY], UNKNOWN_ROUTE).on(On::Loose),
+    request("an encoded value, opted in", GET, "/api/public/v1/campaigns/42?_method=DEL%45TE", &[KEY],
+        Forbidden(INSUFFICIENT, &["campaigns:delete"])).on(On::Loose),
+    // Names that are not `_method` in any parser pass.
+    request("benign names like `_method`", GET,
+        "/api/public/v1/campaigns/42?method=DELETE&x_method=DELETE&_methods=DELETE&_method_=DELETE&q=_method", &[KEY],
+        Allowed).on(On::Both),
     request("an override to DELETE is checked as DELETE", POST, CAMPAIGN, &[KEY, ("X-HTTP-Method-Override", DELETE)],
         Forbidden(INSUFFICIENT, &["campaigns:delete"])).on(On::Loose),
     request("two override headers agreeing", POST, CAMPAIGN,
@@ -491,6 +533,22 @@ pub static ROWS: &[Row] = &[
         Status(414, "")),
     only("an X-Forwarded-Uri over 8 KiB", Via::Forwarded, GET, "/api/public/v1/campaigns/{long}", &[KEY],
         Status(414, "")),
+    // Look-alikes of `.`, `/` and `\` (their NFKC form, or Windows'
+    // best-fit conversion): a backend that maps them to ASCII sees `..` or
+    // another segment.
+    request("`．．` (U+FF0E) as the id", GET, "/api/public/v1/campaigns/%EF%BC%8E%EF%BC%8E", &[KEY], UNKNOWN_ROUTE)
+        .on(On::Both),
+    request("`․․` (U+2024) as the id", GET, "/api/public/v1/campaigns/%E2%80%A4%E2%80%A4", &[KEY], UNKNOWN_ROUTE)
+        .on(On::Both),
+    request("`‥` (U+2025) as the id", GET, "/api/public/v1/campaigns/%E2%80%A5", &[KEY], UNKNOWN_ROUTE).on(On::Both),
+    request("`﹒﹒` (U+FE52) as the id", GET, "/api/public/v1/campaigns/%EF%B9%92%EF%B9%92", &[KEY], UNKNOWN_ROUTE)
+        .on(On::Both),
+    request("`x∕y` (U+2215)", GET, "/api/public/v1/campaigns/x%E2%88%95y", &[KEY], UNKNOWN_ROUTE).on(On::Both),
+    request("`x⁄y` (U+2044)", GET, "/api/public/v1/campaigns/x%E2%81%84y", &[KEY], UNKNOWN_ROUTE).on(On::Both),
+    request("`x／y` (U+FF0F)", GET, "/api/public/v1/campaigns/x%EF%BC%8Fy", &[KEY], UNKNOWN_ROUTE).on(On::Both),
+    request("`x＼y` (U+FF3C)", GET, "/api/public/v1/campaigns/x%EF%BC%BCy", &[KEY], UNKNOWN_ROUTE).on(On::Both),
+    request("`x﹨y` (U+FE68)", GET, "/api/public/v1/campaigns/x%EF%B9%A8y", &[KEY], UNKNOWN_ROUTE).on(On::Both),
+    request("another non-ASCII id passes", GET, "/api/public/v1/campaigns/caf%C3%A9", &[KEY], Allowed).on(On::Both),
     request("the query string is not checked", GET, "/api/public/v1/campaigns/42?next=/../..%2f%2e%2e;%00#x", &[KEY],
         Allowed).on(On::Both),
 

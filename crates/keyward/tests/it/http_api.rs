@@ -981,6 +981,12 @@ async fn the_first_management_key_is_written_to_a_private_file(t: &TestStore) {
             use std::os::unix::fs::PermissionsExt;
             let file = dir.path().join("management-key");
             assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+            // The database and the WAL and shared-memory files of the
+            // running server: owner only, like the directory.
+            for name in ["keyward.db", "keyward.db-wal", "keyward.db-shm"] {
+                let mode = std::fs::metadata(dir.path().join(name)).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{name}");
+            }
             let printed = s.stdout_lines.join("\n");
             assert!(printed.contains(&file.display().to_string()), "{printed}");
             assert!(

@@ -228,6 +228,19 @@ fn the_embedded_data_directory_is_private() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
+    let db = data.join("keyward.db");
+    assert_eq!(std::fs::metadata(&db).unwrap().permissions().mode() & 0o777, 0o600);
+
+    // A database file an earlier version left readable by others is made
+    // private when opened.
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["admin", "list-keys", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::metadata(&db).unwrap().permissions().mode() & 0o777, 0o600);
 }
 
 /// Every command that makes a key, with logs at the most verbose level, in

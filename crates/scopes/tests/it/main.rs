@@ -5,6 +5,7 @@
 
 mod decisions;
 mod exports;
+mod look_alikes;
 mod properties;
 mod seeds;
 mod validation;

@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -122,9 +122,12 @@ pub fn client_address(headers: &HeaderMap, peer: Option<SocketAddr>, settings: &
 }
 
 /// Sign-in attempts per client address: at most [`SIGN_IN_ATTEMPTS`] in a
-/// window that each attempt extends by [`SIGN_IN_WINDOW`].
+/// window of [`SIGN_IN_WINDOW`] that starts at the client's first attempt.
+/// Attempts refused in a window do not extend it: a client held out is let
+/// in again when the window ends, however often it tried meanwhile.
 pub struct SignInThrottle {
-    attempts: moka::sync::Cache<IpAddr, u32>,
+    /// Each client's window: when it started and the attempts made in it.
+    windows: moka::sync::Cache<IpAddr, (Instant, u32)>,
 }
 
 pub const SIGN_IN_ATTEMPTS: u32 = 10;
@@ -133,7 +136,10 @@ pub const SIGN_IN_WINDOW: Duration = Duration::from_secs(60);
 impl SignInThrottle {
     pub fn new() -> SignInThrottle {
         SignInThrottle {
-            attempts: moka::sync::Cache::builder()
+            // A client's entry outlives its window by little: every upsert
+            // starts the time to live again, and a window never lasts
+            // longer than this.
+            windows: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(SIGN_IN_WINDOW)
                 .build(),
@@ -143,15 +149,24 @@ impl SignInThrottle {
     /// Counts an attempt from `client`; false when it is one too many. An
     /// IPv6 client counts by its /64 (one host usually holds a whole one).
     pub fn allow(&self, client: IpAddr) -> bool {
+        self.allow_at(client, Instant::now())
+    }
+
+    fn allow_at(&self, client: IpAddr, now: Instant) -> bool {
         let client = match client {
             IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
             v4 => v4,
         };
         let entry = self
-            .attempts
+            .windows
             .entry(client)
-            .and_upsert_with(|previous| previous.map_or(1, |e| e.into_value().saturating_add(1)));
-        entry.into_value() <= SIGN_IN_ATTEMPTS
+            .and_upsert_with(|previous| match previous.map(|e| e.into_value()) {
+                Some((started, count)) if now.saturating_duration_since(started) < SIGN_IN_WINDOW => {
+                    (started, count.saturating_add(1))
+                }
+                _ => (now, 1),
+            });
+        entry.into_value().1 <= SIGN_IN_ATTEMPTS
     }
 }
 
@@ -297,6 +312,30 @@ mod tests {
             "another address of the same /64"
         );
         assert!(throttle.allow("2001:db8:0:1::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_client_held_out_is_let_in_when_its_minute_ends_however_often_it_tried() {
+        let throttle = SignInThrottle::new();
+        let client: IpAddr = "1.2.3.4".parse().unwrap();
+        let start = Instant::now();
+        for _ in 0..SIGN_IN_ATTEMPTS {
+            assert!(throttle.allow_at(client, start));
+        }
+        // Refused all minute long, one attempt a second.
+        for second in 1..60 {
+            assert!(
+                !throttle.allow_at(client, start + Duration::from_secs(second)),
+                "second {second}"
+            );
+        }
+        // A minute after the first attempt, a new window of ten.
+        let later = start + SIGN_IN_WINDOW;
+        for _ in 0..SIGN_IN_ATTEMPTS {
+            assert!(throttle.allow_at(client, later));
+        }
+        assert!(!throttle.allow_at(client, later + Duration::from_secs(59)));
+        assert!(throttle.allow_at(client, later + SIGN_IN_WINDOW));
     }
 
     #[test]
