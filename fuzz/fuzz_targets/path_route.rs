@@ -22,6 +22,7 @@ use std::sync::LazyLock;
 
 use keyward_scopes::{Catalog, Grants};
 use libfuzzer_sys::fuzz_target;
+use unicode_normalization::UnicodeNormalization;
 
 const ROUTES: &str = r#"
 [resources.kb]
@@ -273,6 +274,16 @@ fn reference(raw: &str) -> Result<String, &'static str> {
         .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
     {
         return Err("non-ASCII control character");
+    }
+    // Look-alikes of `.`, `/` and `\`: a character whose NFKC form holds
+    // one (computed here from Unicode's tables, not from path.rs's list),
+    // or one that Windows' best-fit conversion or a slash-like form maps
+    // to one.
+    const BEST_FIT: [char; 8] = ['\u{A5}', '\u{2044}', '\u{20A9}', '\u{2215}', '\u{2216}', '\u{29F5}', '\u{29F8}', '\u{29F9}'];
+    if decoded.chars().filter(|c| !c.is_ascii()).any(|c| {
+        BEST_FIT.contains(&c) || std::iter::once(c).nfkc().any(|d| matches!(d, '.' | '/' | '\\'))
+    }) {
+        return Err("look-alike of `.`, `/` or `\\`");
     }
     Ok(decoded)
 }

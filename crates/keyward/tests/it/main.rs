@@ -16,6 +16,7 @@ mod layering;
 mod lifecycle;
 mod nodes;
 mod pages;
+mod parsers;
 mod pgbouncer;
 mod proxies;
 mod race;

@@ -28,6 +28,28 @@ pub fn tsc() -> std::path::PathBuf {
     bin
 }
 
+/// A package from the npm registry, installed once under
+/// `target/test-tools/<dir>`: the `node_modules` directory to put on
+/// `NODE_PATH`.
+pub fn npm_package(dir: &str, spec: &str) -> std::path::PathBuf {
+    let prefix = tools_dir().join(dir);
+    let modules = prefix.join("node_modules");
+    let name = spec.rsplit_once('@').map_or(spec, |(name, _)| name);
+    if !modules.join(name).join("package.json").exists() {
+        let status = std::process::Command::new("npm")
+            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg(spec)
+            .status()
+            .unwrap_or_else(|e| panic!("this test needs node and npm to install {spec}: {e}"));
+        assert!(
+            status.success(),
+            "npm install {spec} failed: is the npm registry reachable?"
+        );
+    }
+    modules
+}
+
 /// A package from PyPI, installed once under `target/test-tools/<dir>`
 /// (into a fresh directory then renamed, so parallel tests cannot see half
 /// an install). Returns the `PYTHONPATH` to run it with.
