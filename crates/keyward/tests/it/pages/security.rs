@@ -102,6 +102,48 @@ async fn every_page_sends_the_security_headers_and_cookies_of_design_section_6()
     );
 }
 
+/// The store holds a session's form token only as its SHA-256 digest (as
+/// it holds the session id); a row holding anything else is a session that
+/// has ended, so its forms are refused.
+#[tokio::test]
+async fn form_tokens_are_stored_only_as_digests() {
+    use sha2::{Digest, Sha256};
+    let t = TestStore::new(Backend::Sqlite).await;
+    let server = Server::start(&t, Options::default()).await;
+    let mut web = operator(&server).await;
+    let csrf = web.get("/dashboard/accounts/acme/keys/new").await.csrf();
+    let file = t.sqlite_dir.as_ref().unwrap().path().join("keyward.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    let stored: Vec<(String,)> = sqlx::query_as("SELECT csrf_token FROM web_sessions")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let digest: String = Sha256::digest(csrf.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(stored, vec![(digest,)], "the token itself ({csrf}) must not be stored");
+
+    sqlx::query("UPDATE web_sessions SET csrf_token = $1")
+        .bind(&csrf)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let fields = [
+        ("name", "after"),
+        ("grant", "campaigns:read"),
+        ("csrf_token", csrf.as_str()),
+    ];
+    let refused = web.post("/dashboard/accounts/acme/keys", &fields, None).await;
+    assert_eq!(
+        refused.status, 403,
+        "a row holding the token itself is no session: {}",
+        refused.body
+    );
+}
+
 #[tokio::test]
 async fn a_form_without_its_csrf_token_or_from_another_origin_is_refused() {
     let t = TestStore::new(Backend::Sqlite).await;
