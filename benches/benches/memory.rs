@@ -114,7 +114,7 @@ fn main() {
             assert!(matches!(answer, Authentication::Key(..)), "a stored key was not found");
         }
         let fill = started.elapsed();
-        // The cache's TTL is capped at 60 s (DESIGN.md section 9): a fill
+        // The cache's TTL is capped at 60 s (docs/SECURITY.md): a fill
         // slower than that loses its first entries, so the figures are per
         // key actually held.
         let cached = verifier.cached_keys().max(1);

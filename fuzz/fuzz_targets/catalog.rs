@@ -1,4 +1,4 @@
-//! Catalog files (DESIGN.md sections 1, 2 and 8): any text through
+//! Catalog files (docs/CATALOG.md): any text through
 //! `Catalog::from_toml`, then, for a catalog that loads, every export and
 //! the grant machinery with the catalog's own names.
 //!

@@ -1,4 +1,4 @@
-//! The JSON HTTP API (DESIGN.md sections 5 and 8) in-process: the real
+//! The JSON HTTP API (docs/API.md) in-process: the real
 //! axum router over a SQLite store in a temporary directory and the demo
 //! catalog, built once; each input is one request through
 //! `tower::ServiceExt::oneshot`.
@@ -54,8 +54,8 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use tower::ServiceExt;
 
-/// Statuses whose body must be problem+json (the brief's list; DESIGN.md
-/// section 8 asks it of every error).
+/// Statuses whose body must be problem+json (docs/API.md, "Errors": every
+/// error of the API is).
 const PROBLEM_STATUSES: [u16; 7] = [400, 401, 403, 404, 409, 413, 415];
 const PROBLEM_JSON: &str = "application/problem+json";
 const UNKNOWN_ID: &str = "key_00000000000000000000";

@@ -1,4 +1,4 @@
-//! The key format (DESIGN.md sections 3 and 8) through
+//! The key format (docs/KEYS.md) through
 //! `keyward::keys::format`.
 //!
 //! - Any string: `parse` and `parse_management` answer without panicking.

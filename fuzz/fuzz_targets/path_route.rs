@@ -1,4 +1,4 @@
-//! Path confusion (DESIGN.md sections 1, 8 and 9): request paths against
+//! Path confusion (docs/CATALOG.md and docs/SECURITY.md): request paths against
 //! `keyward_scopes::path::normalize` and `Catalog::decide_route`.
 //!
 //! Input: one method selector byte, then the request target as sent. The
@@ -7,7 +7,7 @@
 //!   decision matched a route or allowed the request, the raw path (up to
 //!   the first `?`) and the decoded path have no `.`/`..` segment, no empty
 //!   segment except a final one, and none of `?`, `#`, `;`, `\`, NUL;
-//! - a slow reference decoder written from the DESIGN rules (not from
+//! - a slow reference decoder written from the documented rules (docs/SECURITY.md; not from
 //!   path.rs): `normalize` must accept exactly what it accepts, with the
 //!   same decoded path;
 //! - HEAD routes as GET (no catalog here lists HEAD);
@@ -121,7 +121,7 @@ fn setup(api: &str) -> Option<Setup> {
 
 /// The strict default, `unknown_routes = "allow"` (the path checks must
 /// hold whatever it says), and routing as loose as Express's. The last needs
-/// `path_case` and `trailing_slash` (DESIGN.md section 8); a build without
+/// `path_case` and `trailing_slash` (docs/CATALOG.md); a build without
 /// them says so once on stderr and fuzzes the other two.
 static CATALOGS: LazyLock<Vec<Setup>> = LazyLock::new(|| {
     let strict = setup("unknown_routes = \"deny\"");
@@ -192,7 +192,7 @@ fn assert_invariant(raw: &str, decoded: &str, what: &str) {
 }
 
 // ---------------------------------------------------------------------
-// The slow reference: DESIGN.md sections 1, 8 and 9, one rule at a time.
+// The slow reference: docs/CATALOG.md and docs/SECURITY.md, one rule at a time.
 
 /// Raw characters that are not valid anywhere in a URI (section 8).
 const NOT_IN_URI: &[char] = &[' ', '<', '>', '"', '{', '}', '|', '^', '`'];
@@ -309,10 +309,10 @@ fuzz_target!(|data: &[u8]| {
             "normalize and the reference decode {raw:?} differently"
         ),
         (Ok(got), Err(rule)) => {
-            panic!("normalize accepted {raw:?} as {got:?}; the DESIGN rules refuse it ({rule})")
+            panic!("normalize accepted {raw:?} as {got:?}; the documented rules refuse it ({rule})")
         }
         (Err(rejection), Ok(want)) => {
-            panic!("normalize refused {raw:?} ({rejection:?}); the DESIGN rules accept it as {want:?}")
+            panic!("normalize refused {raw:?} ({rejection:?}); the documented rules accept it as {want:?}")
         }
         (Err(_), Err(_)) => {}
     }

@@ -1,5 +1,5 @@
 //! Readiness: whether this node can serve what needs storage, answered
-//! within a bound even when storage hangs (DESIGN.md section 9).
+//! within a bound even when storage hangs (docs/SECURITY.md).
 
 use std::time::Duration;
 

@@ -19,7 +19,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The `code` of DESIGN.md section 5.
+    /// The `code` of a verification (docs/KEYS.md).
     pub fn code(self) -> &'static str {
         match self {
             Outcome::Allowed => "VALID",
@@ -101,7 +101,7 @@ impl<'a> Decision<'a> {
     }
 
     /// Why the request is refused, as a 403 body's `detail` says it
-    /// (DESIGN.md section 5); `None` when it is allowed.
+    /// (docs/API.md); `None` when it is allowed.
     pub fn detail(&self) -> Option<String> {
         match (self.outcome, self.no_route) {
             (Outcome::Allowed, _) => None,

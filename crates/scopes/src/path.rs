@@ -1,7 +1,7 @@
 //! Request paths as the route matcher sees them.
 //!
 //! A path that could mean two things to the API behind keyward is rejected,
-//! never guessed (DESIGN.md sections 1, 8 and 9): `.`/`..` segments (also
+//! never guessed (docs/CATALOG.md and docs/SECURITY.md): `.`/`..` segments (also
 //! encoded), encoded `/` or `\`, a raw `\`, `;`, empty segments, `%25`
 //! (double encoding), NUL and other control characters, invalid
 //! percent-encoding, bytes that are not UTF-8 once decoded, raw characters

@@ -16,9 +16,15 @@
 //!   while the result still holds a `%` or `+` (a proxy or framework that
 //!   decodes twice), up to [`MAX_DECODINGS`] times;
 //! - the name is cut at the first NUL (PHP);
-//! - leading spaces, `[` and `]` are dropped (PHP, Rack);
+//! - leading spaces, `[`, `]` and `?` are dropped (PHP, Rack, qs's
+//!   `ignoreQueryPrefix`, `URLSearchParams`);
 //! - the name ends at the first `[` or `]` (array forms: PHP, qs, Rack);
-//! - `.` and a space read as `_` (PHP);
+//! - `.` and a space read as `_` (PHP), or, when the name starts with
+//!   `.`, the dots dropped and the name ended at the next `.` (qs with
+//!   `allowDots`: `._method` is `[_method]`);
+//! - the query decoded as a whole, again up to [`MAX_DECODINGS`] times,
+//!   and its pairs read again: an encoded `&`, `;` or `=` (`%26`, `%3B`,
+//!   `%3D`) makes pairs for a proxy that decodes before the API parses;
 //! - letters compare without case (ASP.NET's collections ignore it).
 //!
 //! So keyward refuses every name a tested parser reads as `_method`, and
@@ -68,24 +74,58 @@ pub fn method_override(target: &str) -> Result<Option<Cow<'_, str>>, Conflicting
         return Ok(None);
     };
     let mut found: Option<Cow<'_, str>> = None;
-    for pair in query.split(['&', ';']) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if !is_override_name(name.as_bytes()) {
-            continue;
-        }
-        let value = decode_value(value);
-        match &found {
-            Some(seen) if *seen != value => {
-                return Err(ConflictingOverrides {
-                    first: seen.clone().into_owned(),
-                    second: value.into_owned(),
-                })
+    read_pairs(query, &mut found)?;
+    // Decoded as a whole (a proxy that decodes the query before the API
+    // parses it), an encoded `&`, `;`, `=`, `+` or `%` would make other
+    // pairs: read those too. Only a `%2x`, `%3x` or `%u` escape can.
+    if may_hide_separators(query) {
+        let mut decoded = query.as_bytes().to_vec();
+        for _ in 0..MAX_DECODINGS {
+            let again = decode(&decoded);
+            if again == decoded {
+                break;
             }
-            Some(_) => {}
-            None => found = Some(value),
+            decoded = again;
+            let text = String::from_utf8_lossy(&decoded).into_owned();
+            let mut hidden: Option<Cow<'_, str>> = None;
+            read_pairs(&text, &mut hidden)?;
+            if let Some(value) = hidden {
+                merge(&mut found, Cow::Owned(value.into_owned()))?;
+            }
         }
     }
     Ok(found)
+}
+
+fn read_pairs<'q>(query: &'q str, found: &mut Option<Cow<'q, str>>) -> Result<(), ConflictingOverrides> {
+    for pair in query.split(['&', ';']) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if is_override_name(name.as_bytes()) {
+            merge(found, decode_value(value))?;
+        }
+    }
+    Ok(())
+}
+
+fn merge<'q>(found: &mut Option<Cow<'q, str>>, value: Cow<'q, str>) -> Result<(), ConflictingOverrides> {
+    match found {
+        Some(seen) if *seen != value => Err(ConflictingOverrides {
+            first: seen.clone().into_owned(),
+            second: value.into_owned(),
+        }),
+        Some(_) => Ok(()),
+        None => {
+            *found = Some(value);
+            Ok(())
+        }
+    }
+}
+
+fn may_hide_separators(query: &str) -> bool {
+    query
+        .as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b'%' && matches!(w[1], b'2' | b'3' | b'u' | b'U'))
 }
 
 /// Whether any reading of the module's list makes this raw parameter name
@@ -115,22 +155,30 @@ pub fn is_override_name(raw: &[u8]) -> bool {
 /// A decoded name, read with the steps after decoding.
 fn reads_as_override(name: &[u8]) -> bool {
     let name = name.split(|&b| b == 0).next().unwrap_or_default();
-    let start = name
-        .iter()
-        .position(|&b| !matches!(b, b' ' | b'[' | b']'))
-        .unwrap_or(name.len());
-    let rest = name.get(start..).unwrap_or_default();
-    let end = rest
-        .iter()
-        .position(|&b| matches!(b, b'[' | b']'))
-        .unwrap_or(rest.len());
-    let base = rest.get(..end).unwrap_or_default();
+    let rest = trim_start(name, b" []?");
+    // PHP, Rack, qs: arrays end the name; PHP reads `.` and space as `_`.
+    if base_is_override(rest, b"[]", true) {
+        return true;
+    }
+    // qs with `allowDots`: a leading `.` opens a bracket group
+    // (`._method` is `[_method]`).
+    rest.first() == Some(&b'.') && base_is_override(trim_start(rest, b" []?."), b"[].", false)
+}
+
+fn trim_start<'n>(name: &'n [u8], drop: &[u8]) -> &'n [u8] {
+    let start = name.iter().position(|b| !drop.contains(b)).unwrap_or(name.len());
+    name.get(start..).unwrap_or_default()
+}
+
+fn base_is_override(name: &[u8], ends: &[u8], dots_as_underscores: bool) -> bool {
+    let end = name.iter().position(|b| ends.contains(b)).unwrap_or(name.len());
+    let base = name.get(..end).unwrap_or_default();
     base.len() == OVERRIDE.len()
         && base.iter().zip(OVERRIDE).all(|(&b, &want)| {
-            let b = if b == b'.' || b == b' ' {
-                b'_'
-            } else {
-                b.to_ascii_lowercase()
+            let b = match b {
+                b' ' => b'_',
+                b'.' if dots_as_underscores => b'_',
+                b => b.to_ascii_lowercase(),
             };
             b == want
         })
@@ -244,6 +292,12 @@ mod tests {
             "%25255Fmethod=DELETE",
             "%u005Fmethod=DELETE",
             "%2B_method=DELETE",
+            "._method=DELETE",
+            "%2E_method=DELETE",
+            "._method.=DELETE",
+            "?_method=DELETE",
+            "x=%26_method%3DDELETE",
+            "x%26_method=DELETE",
         ] {
             assert_eq!(reads(query).as_deref(), Some("DELETE"), "{query}");
         }
@@ -270,7 +324,7 @@ mod tests {
             "%09_method=DELETE",
             "_method%0a=DELETE",
             "_method%=DELETE",
-            "next=/x?_method=DELETE",
+            "next=%2Fx%3F_method%3DDELETE",
             "q=_method",
             "",
             "a",

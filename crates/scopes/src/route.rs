@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 
 pub type RouteId = u32;
 
-/// The methods a route may list (DESIGN.md section 8).
+/// The methods a route may list (docs/CATALOG.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Method {
     Get,

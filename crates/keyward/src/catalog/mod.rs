@@ -1,5 +1,5 @@
-//! The catalog a server serves, replaceable while it runs (DESIGN.md
-//! section 3; reloads in `reload.rs`). Every request takes one version and
+//! The catalog a server serves, replaceable while it runs (docs/CATALOG.md,
+//! "Changing a catalog"; reloads in `reload.rs`). Every request takes one version and
 //! uses it throughout: its requirement, the key's compiled grants and its
 //! usage counts all come from the same catalog.
 //!

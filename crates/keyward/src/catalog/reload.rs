@@ -1,4 +1,4 @@
-//! Reloading the catalog while serving (DESIGN.md section 3): on SIGHUP,
+//! Reloading the catalog while serving (docs/CATALOG.md, "Changing a catalog", and docs/DEPLOYMENT.md): on SIGHUP,
 //! and when the file's content changes (checked every second, which also
 //! sees the symlink swaps of a Kubernetes ConfigMap). A new catalog is
 //! validated first: a bad one is refused, its `file:line:col` errors logged,

@@ -1,4 +1,4 @@
-//! The `keyward` command line (DESIGN.md section 5). Each command parses its
+//! The `keyward` command line (docs/CLI.md). Each command parses its
 //! input, calls the engine and maps the result to output and an exit code;
 //! none of them holds logic of its own.
 

@@ -1,4 +1,4 @@
-//! Settings of the pages (DESIGN.md section 6): where keyward is reached
+//! Settings of the pages (docs/PAGES.md): where keyward is reached
 //! (`public_url`), whom to believe about a client's address
 //! (`trusted_proxies`), how long a session lasts, and the `[portal]` table:
 //! product name, accent colour, who may frame the portal and where a

@@ -2,7 +2,7 @@
 //! and Envoy's `ext_authz` at `/v1/authz/envoy/{*path}`. The hot path, like
 //! `/v1/verify`, answering with headers.
 //!
-//! Forward-auth rules (DESIGN.md section 9): the original request is read
+//! Forward-auth rules (docs/SECURITY.md): the original request is read
 //! from ONE header family (`[server] forward_auth_headers`); the other
 //! family with different values is refused (400); two different keys are
 //! refused (400); method override headers are refused (403) unless the

@@ -1,5 +1,5 @@
 //! Serving connections so that slow and idle clients cannot exhaust the
-//! server (DESIGN.md section 9):
+//! server (docs/SECURITY.md):
 //!
 //! - a connection that has not sent a complete request head within
 //!   `head_timeout` (10 s) of opening, or of its first byte after a

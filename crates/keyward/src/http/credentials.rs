@@ -1,5 +1,5 @@
 //! The key a request presents, read the same way on every endpoint
-//! (DESIGN.md section 9): only a `Bearer` value of `Authorization` (the
+//! (docs/SECURITY.md): only a `Bearer` value of `Authorization` (the
 //! scheme matched case-insensitively, RFC 7235) or an `X-API-Key` value is
 //! a key; other schemes are ignored. Every such value is read: two
 //! different keys, in any combination of those headers or repeats of one,

@@ -1,4 +1,4 @@
-//! The management API (DESIGN.md section 5): thin handlers that parse the
+//! The management API (docs/API.md): thin handlers that parse the
 //! request into the key service's types, call it within the manager's
 //! [`AccountScope`](crate::keys::AccountScope), and answer with the
 //! service's views. The OpenAPI document is derived from these very types

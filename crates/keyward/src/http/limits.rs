@@ -1,5 +1,5 @@
 //! Request limits the HTTP layer enforces before any handler runs
-//! (DESIGN.md section 8): a request target over 8 KiB is a 414, header
+//! (docs/API.md): a request target over 8 KiB is a 414, header
 //! fields over 32 KiB in all a 431, problem+json like every other error of
 //! the API. Only heads the parser refuses outright (over 64 KiB, over 100
 //! fields, a broken request line) get its bare answer.

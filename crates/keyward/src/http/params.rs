@@ -1,5 +1,5 @@
 //! Query-string and path-parameter extractors whose rejections are
-//! problem+json (DESIGN.md section 8: every error of the API is), naming
+//! problem+json (docs/API.md: every error of the API is), naming
 //! what is wrong.
 
 use axum::extract::{FromRequestParts, Path, Query};

@@ -1,4 +1,4 @@
-//! `POST /v1/portal/sessions` (DESIGN.md sections 5 and 6): a host
+//! `POST /v1/portal/sessions` (docs/API.md and docs/PAGES.md): a host
 //! application, server to server, asks for a single-use link that opens
 //! the keys pages of one of its customers' accounts, as a Stripe
 //! integration asks for a billing-portal session.

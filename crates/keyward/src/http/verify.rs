@@ -41,7 +41,7 @@ pub struct VerifyRequest<'a> {
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// The verify answer `{valid, code, key_id, account, environment, required,
-/// granted, missing, detail?}` (DESIGN.md section 5), written straight into
+/// granted, missing, detail?}` (docs/KEYS.md), written straight into
 /// the response body: the key's members come pre-rendered from its cache
 /// entry, scope names and the detail are escaped by serde_json.
 pub fn answer(code: Code, key: Option<&CachedKey>, decision: Option<&Decision<'_>>) -> Response {

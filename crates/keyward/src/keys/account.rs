@@ -1,4 +1,4 @@
-//! Accounts (DESIGN.md section 8) and the reach of whoever asks: an
+//! Accounts (docs/KEYS.md) and the reach of whoever asks: an
 //! [`AccountScope`] is every account or one, handed out by authentication
 //! (a management key, later a portal session) or to the local operator,
 //! and required by every account-sensitive service and store method. There
@@ -105,7 +105,7 @@ impl AccountScope {
     }
 
     /// A listing's filter: `requested` within this scope, or `None` when it
-    /// asks for an account out of reach (an empty list, DESIGN.md section 5).
+    /// asks for an account out of reach (an empty list, docs/API.md).
     pub fn narrowed_to(&self, requested: Option<&AccountId>) -> Option<AccountScope> {
         match (&self.0, requested) {
             (Reach::One(mine), Some(asked)) if mine != asked => None,

@@ -1,6 +1,6 @@
 //! The fields of a key a caller gives, parsed once at the edge (the HTTP
 //! API, the command line, the pages) into types the service takes: a value
-//! of one of these types is valid (DESIGN.md section 8).
+//! of one of these types is valid (docs/KEYS.md).
 
 use keyward_scopes::Catalog;
 use serde_json::{Map, Value};
@@ -13,7 +13,7 @@ pub const METADATA_MAX_BYTES: usize = 4096;
 pub const REASON_MAX_CHARS: usize = 500;
 /// Different grants a key may hold.
 pub const GRANTS_MAX: usize = 64;
-/// The longest rotation grace (DESIGN.md section 8): 30 days.
+/// The longest rotation grace (docs/KEYS.md): 30 days.
 pub const ROTATION_GRACE_MAX_SECONDS: i64 = 30 * 86_400;
 
 /// A key's name: 1-100 characters as given, not all white space, no

@@ -1,4 +1,4 @@
-//! The key format (DESIGN.md sections 3 and 8):
+//! The key format (docs/KEYS.md):
 //! `<prefix>_<environment>_<30 random base62><6 base62 CRC-32>` for customer
 //! keys and `kwm_<30 random base62><6 base62 CRC-32>` for management keys.
 //!

@@ -18,8 +18,7 @@ use crate::time::Millis;
 
 /// Management-key lookups are bounded and unknown digests cached briefly,
 /// so a flood of well-formed made-up `kwm_` keys (the checksum is public)
-/// cannot take the store's connections from verification (DESIGN.md
-/// section 9).
+/// cannot take the store's connections from verification (docs/SECURITY.md).
 #[derive(Clone)]
 pub struct ManagementLookups {
     permits: Arc<tokio::sync::Semaphore>,

@@ -55,7 +55,7 @@ pub struct RotateOptions {
 
 /// Told of every key change the service wrote, right after the write:
 /// how the verification cache of this node forgets a changed key before the
-/// change's answer leaves (DESIGN.md section 7). Other nodes learn it from
+/// change's answer leaves (docs/ARCHITECTURE.md). Other nodes learn it from
 /// the change feed.
 pub trait KeyChangeListener: Send + Sync {
     /// The key with this digest changed (created, updated, revoked,

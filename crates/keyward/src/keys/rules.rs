@@ -1,4 +1,4 @@
-//! The rules of a key's life (DESIGN.md section 3), decided by the service
+//! The rules of a key's life (docs/KEYS.md), decided by the service
 //! on the key as the store holds it locked: what may change when.
 
 use super::error::{invalid, KeyError};

@@ -1,4 +1,4 @@
-//! The key lifecycle (DESIGN.md sections 3 and 8): create, update, revoke,
+//! The key lifecycle (docs/KEYS.md): create, update, revoke,
 //! rotate, list and the audit trail, each within the caller's
 //! [`AccountScope`]. Inputs arrive parsed (`fields.rs`, `account.rs`,
 //! `paging.rs`); the rules of a key's life are decided here, on the key as

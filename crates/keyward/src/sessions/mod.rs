@@ -1,10 +1,10 @@
-//! Sessions of the pages (DESIGN.md section 6). Operators sign in with a
+//! Sessions of the pages (docs/PAGES.md). Operators sign in with a
 //! management key; the API's customers arrive through a portal link that a
 //! host application asked for, server to server, and that works once,
 //! within five minutes. Either way the browser holds only a random session
 //! id; the store holds its digest, the reach ([`AccountScope`]) and the
 //! digest of the form token. The form token is derived from the session id
-//! (a keyed digest of it), so a page can carry it while the store holds
+//! (a SHA-256 digest of it under a label of its own), so a page can carry it while the store holds
 //! neither in plain text: a copy of the database opens no session and
 //! forges no form. A session ends when unused for the idle timeout, at its
 //! absolute lifetime, at sign-out, or (operators) when its management key

@@ -1,4 +1,4 @@
-//! Where a portal session sends its customer back (DESIGN.md section 6):
+//! Where a portal session sends its customer back (docs/PAGES.md):
 //! an absolute https URL (http only for localhost), of an allowed origin
 //! when an allowlist is configured. Anything else could turn keyward into
 //! an open redirect or a `javascript:` link on its own page.

@@ -233,7 +233,7 @@ pub enum Pooler {
     Transaction,
 }
 
-/// How keyward connects to PostgreSQL (DESIGN.md section 7).
+/// How keyward connects to PostgreSQL (docs/DEPLOYMENT.md).
 #[derive(Clone, PartialEq, Eq)]
 pub struct PostgresSettings {
     /// The one connection that LISTENs for changes: direct or
@@ -459,7 +459,17 @@ impl Store {
     /// needs no WAL file beside it).
     pub async fn backup_sqlite(&self, file: &str) -> Result<(), StoreError> {
         if let Backend::Sqlite(pool) = &self.backend {
-            sqlx::query("VACUUM INTO $1").bind(file).execute(pool).await?;
+            // Made empty and private first (VACUUM INTO takes an empty
+            // file): the copy holds every key's digest, and SQLite would
+            // create it readable by all.
+            create_private_file(Path::new(file)).map_err(|source| StoreError::DataDir {
+                path: file.into(),
+                source,
+            })?;
+            if let Err(e) = sqlx::query("VACUUM INTO $1").bind(file).execute(pool).await {
+                let _ = std::fs::remove_file(file);
+                return Err(e.into());
+            }
         }
         Ok(())
     }
@@ -547,15 +557,10 @@ pub(crate) fn sqlite_compatible(store: &Store, sql: &str) -> String {
 fn private_database_files(path: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        use std::os::unix::fs::PermissionsExt;
         if !path.exists() {
-            let created = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path);
-            match created {
-                Ok(_) => {}
+            match create_private_file(path) {
+                Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),
             }
@@ -575,6 +580,15 @@ fn private_database_files(path: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A new, empty file only its owner may read and write.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop)
 }
 
 /// The data directory holds key digests and the first management key:

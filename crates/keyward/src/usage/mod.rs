@@ -1,4 +1,4 @@
-//! Usage counting (DESIGN.md section 4). The hot path only adds to an
+//! Usage counting (docs/KEYS.md). The hot path only adds to an
 //! in-memory map; a background task flushes it as additive upserts every
 //! second (longer under load, see [`next_wait`]) and on shutdown. The
 //! usage answer adds this node's unflushed counts to the stored ones,

@@ -1,4 +1,4 @@
-//! The usage answer of a key (DESIGN.md section 4): windows, days, scopes
+//! The usage answer of a key (docs/KEYS.md): windows, days, scopes
 //! used and the grants that could go.
 
 use std::sync::Arc;
@@ -21,7 +21,7 @@ pub struct Window {
     pub denied: u64,
 }
 
-/// The last 24 hours, 7 days and 30 days (DESIGN.md section 4).
+/// The last 24 hours, 7 days and 30 days (docs/KEYS.md).
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq, ToSchema)]
 pub struct Windows {
     #[serde(rename = "24h")]
@@ -42,7 +42,7 @@ pub struct Day {
     pub denied: u64,
 }
 
-/// A key's usage (DESIGN.md section 4).
+/// A key's usage (docs/KEYS.md).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Usage {
     pub key_id: String,

@@ -1,4 +1,4 @@
-//! Keeps the usage tables bounded (issue 13; DESIGN.md section 4 defines the windows): hourly rows stay
+//! Keeps the usage tables bounded (issue 13; docs/KEYS.md defines the windows): hourly rows stay
 //! as long as a usage answer reads them (the 24 h, 7 d and 30 d windows
 //! and the 30-day chart count by the hour, so their answers stay exact),
 //! plus a day; then they become daily rows, which are deleted after

@@ -1,5 +1,5 @@
 //! Keeps a node's verification cache in step with the store: forgets keys
-//! that changed anywhere within a second (DESIGN.md sections 7 and 8).
+//! that changed anywhere within a second (docs/ARCHITECTURE.md).
 //!
 //! PostgreSQL: `LISTEN keyward_changes`. If the listening connection drops,
 //! notifications may have been lost, so the whole cache is cleared (and the

@@ -51,7 +51,7 @@ use crate::keys::{KeyRecord, Status};
 use crate::store::{Store, StoreError};
 use crate::time::Millis;
 
-/// The `code` of a verification (DESIGN.md section 5).
+/// The `code` of a verification (docs/KEYS.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Code {
@@ -169,7 +169,7 @@ impl Default for CacheSettings {
             negative_ttl: Duration::from_secs(5),
             max_concurrent_lookups: 16,
             // A verification that needs storage answers within this even
-            // when storage is down or hangs (503, DESIGN.md section 9).
+            // when storage is down or hangs (503, docs/SECURITY.md).
             lookup_timeout: Duration::from_secs(1),
         }
     }
@@ -373,7 +373,7 @@ impl Verifier {
     }
 
     /// `MALFORMED`, or `NOT_FOUND` for a management key (a real key, just
-    /// never one of these: DESIGN.md section 8), both without any lookup.
+    /// never one of these: docs/KEYS.md), both without any lookup.
     fn check_format(presented: &str, catalog: &CatalogVersion) -> Result<(), Code> {
         let api = catalog.api();
         if format::parse(presented, &api.key_prefix, &api.environments).is_ok() {

@@ -1,4 +1,4 @@
-//! The table of hostile requests (DESIGN.md sections 8 and 9): every attack
+//! The table of hostile requests (docs/API.md and docs/SECURITY.md): every attack
 //! class on forward-auth, verify and the management API is a row of
 //! [`ROWS`] with the answer keyward must give. Each row runs against a real
 //! server on every way a check reaches it: `/v1/authz` with the nginx and
@@ -288,7 +288,7 @@ const HYPER_REFUSES: (Via, Expect) = (Via::Envoy, Unparsable);
 /// with `,` (`AttributeContext.HttpRequest.headers`): `k1,k2` is no key.
 const ENVOY_JOINS: (Via, Expect) = (Via::Envoy, Unauthorized("MALFORMED"));
 
-/// Every row. A comment above a group names the rule (DESIGN.md section);
+/// Every row. A comment above a group names the rule and the doc that states it;
 /// an `except` says why one way answers differently. Kept as a table, one
 /// row a line where it fits.
 #[rustfmt::skip]

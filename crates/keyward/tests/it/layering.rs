@@ -115,3 +115,49 @@ fn the_scope_engine_does_no_io_and_nothing_async() {
         }
     }
 }
+
+/// The repository explains itself: no tracked file cites a document that
+/// lives outside it (the rules the code relies on are in docs/). The
+/// names are built from parts so that this file does not hold them.
+///
+/// Migrations already applied are the one exception: sqlx keeps each
+/// applied migration's checksum and refuses to start when its text has
+/// changed, so a comment in one can never be edited (0003's header names
+/// the old contract's section for the pages: docs/PAGES.md).
+#[test]
+fn no_tracked_file_cites_a_document_outside_the_repository() {
+    let out = std::process::Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(root())
+        .output()
+        .expect("this test lists the tracked files with git");
+    assert!(
+        out.status.success(),
+        "git ls-files: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outside = [["DESIGN", ".md"].concat(), ["..", "/shared/"].concat()];
+    let mut citing = Vec::new();
+    let files: Vec<&[u8]> = out.stdout.split(|&b| b == 0).filter(|f| !f.is_empty()).collect();
+    assert!(files.len() > 100, "git ls-files listed only {} files", files.len());
+    for file in files {
+        let file = String::from_utf8_lossy(file).into_owned();
+        if file.starts_with("crates/keyward/migrations/") && file.contains("/0003_") {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(root().join(&file)) else {
+            continue; // deleted in the work tree
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        for name in &outside {
+            if text.contains(name.as_str()) {
+                citing.push(format!("{file} names {name}"));
+            }
+        }
+    }
+    assert!(
+        citing.is_empty(),
+        "files citing documents outside the repository:\n{}",
+        citing.join("\n")
+    );
+}

@@ -1,4 +1,4 @@
-//! The key lifecycle on both stores (DESIGN.md sections 3 and 8): create,
+//! The key lifecycle on both stores (docs/KEYS.md): create,
 //! get, list, update, revoke, rotate, lookup by digest, audit, management
 //! keys, and the schema's own refusal to reactivate or delete.
 
@@ -107,7 +107,7 @@ async fn the_default_environment_is_the_first_listed(t: &TestStore) {
     assert!(secret.reveal().starts_with("cs_live_"));
 }
 
-/// DESIGN.md section 8: grants are deduplicated when stored (order kept)
+/// docs/KEYS.md: grants are deduplicated when stored (order kept)
 /// and number at most 64, so `X-Keyward-Scopes` stays small; an account id
 /// of the whole grammar is accepted.
 async fn grants_are_deduplicated_and_bounded(t: &TestStore) {
@@ -169,7 +169,7 @@ async fn bad_input_is_refused_naming_the_field(t: &TestStore) {
         ),
         (new_key("", "k", &["*"]), "account", "1-128 characters of A-Z"),
         // Account ids fit in a header and never look like another
-        // (DESIGN.md section 8).
+        // (docs/KEYS.md).
         (new_key("acme corp", "k", &["*"]), "account", "1-128 characters of A-Z"),
         (
             new_key("acme\nX-Keyward-Account: evil", "k", &["*"]),
@@ -634,7 +634,7 @@ async fn rotation_grace_never_extends_the_old_key(t: &TestStore) {
         "still usable during the grace period"
     );
     assert_eq!(fresh2.expires_at, Some(later));
-    // Negative, or over 30 days (DESIGN.md section 8: an unbounded grace
+    // Negative, or over 30 days (docs/KEYS.md: an unbounded grace
     // once wrote an empty expiry timestamp).
     for (grace, needle) in [
         (-1, "negative"),

@@ -1,7 +1,7 @@
 //! keyward through a real PgBouncer in transaction pooling mode (Debian's
 //! 1.18: no prepared statement support, no `ignore_startup_parameters`),
 //! with `database_pooler = "transaction"` and the change feed listening
-//! through a session-mode PgBouncer (`database_listener_url`), as DESIGN.md section 7
+//! through a session-mode PgBouncer (`database_listener_url`), as docs/DEPLOYMENT.md
 //! says: two nodes verify, manage, count usage and see each other's
 //! revocations; the CLI works through it too. PgBouncer's pool is smaller
 //! than keyward's, so server connections change hands between every

@@ -278,7 +278,7 @@ async fn caddy_forward_auth_with_the_example_config() {
 }
 
 /// Each proxy example gives up an idle keep-alive connection to keyward
-/// before keyward closes it (60 s, DESIGN.md section 9), so that it never
+/// before keyward closes it (60 s, docs/SECURITY.md), so that it never
 /// sends a request on a connection keyward is closing.
 #[test]
 fn the_examples_keep_idle_connections_to_keyward_under_60_seconds() {

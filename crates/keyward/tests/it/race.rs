@@ -101,7 +101,7 @@ async fn a_revoke_from_another_node_wins_over_a_fill_in_flight(t: &TestStore) {
     let fill = fill_paused_after_its_read(&verifier, secret.reveal(), &pause).await;
     let seen = verifier.changes_seen();
     other.revoke(&record.id, None, "test", None).await.unwrap();
-    // The change feed tells this node within a second (DESIGN.md section 7).
+    // The change feed tells this node within a second (docs/ARCHITECTURE.md).
     for _ in 0..100 {
         if verifier.changes_seen() > seen {
             break;

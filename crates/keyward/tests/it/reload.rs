@@ -1,4 +1,4 @@
-//! The catalog changes without a restart (DESIGN.md section 3, issue 13):
+//! The catalog changes without a restart (docs/DEPLOYMENT.md, "Catalog changes"):
 //! a running server picks up its file's new content within seconds and on
 //! SIGHUP; a bad file is refused with its `file:line:col` errors and the
 //! old catalog kept; keys cached before the change see its new scopes at

@@ -1,4 +1,4 @@
-//! Slow and idle clients cannot exhaust the server (DESIGN.md section 9):
+//! Slow and idle clients cannot exhaust the server (docs/SECURITY.md):
 //! deadlines for the request head, the body and idle keep-alive
 //! connections, and a cap on open connections that closes idle ones oldest
 //! first. Each test runs the real server with short limits where the

@@ -1,5 +1,5 @@
-//! Building a catalog from its parsed TOML: every rule of DESIGN.md
-//! sections 1, 2 and 8 checked with its span, scopes and implications
+//! Building a catalog from its parsed TOML: every rule of docs/CATALOG.md
+//! checked with its span, scopes and implications
 //! closed, grantable names expanded. `api.rs`, `bundles.rs` and
 //! `routes.rs` build their parts.
 

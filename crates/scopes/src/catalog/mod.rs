@@ -1,5 +1,5 @@
 //! A validated catalog: the scopes, wildcards, bundles, implications and
-//! routes of one API (DESIGN.md sections 1, 2 and 8).
+//! routes of one API (docs/CATALOG.md).
 //!
 //! A `Catalog` that exists is valid. Building one checks every rule and
 //! precomputes what decisions need, so that a decision never allocates:
@@ -33,7 +33,7 @@ pub enum UnknownRoutes {
     Allow,
 }
 
-/// How the API behind keyward compares path letters (DESIGN.md section 2).
+/// How the API behind keyward compares path letters (docs/CATALOG.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PathCase {

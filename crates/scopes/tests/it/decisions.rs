@@ -1,4 +1,4 @@
-//! The decision rules of DESIGN.md section 1: expansion of grants against
+//! The decision rules of docs/CATALOG.md: expansion of grants against
 //! the current catalog, implications, bundles, non-grantable actions,
 //! routes, unknown routes and confusing paths.
 
@@ -419,7 +419,7 @@ fn confusing_paths_match_no_route_even_when_unknown_routes_are_allowed() {
             ("/kb/x%3F/%2e%2e/%2e%2e/users", PathRejection::EncodedQuery),
             ("/kb/x%3f/y", PathRejection::EncodedQuery),
             ("/kb/x%23/%2e%2e", PathRejection::Fragment),
-            // Raw characters a URI cannot hold (DESIGN.md section 8).
+            // Raw characters a URI cannot hold (docs/CATALOG.md).
             ("/kb/a b", PathRejection::InvalidCharacter),
             ("/kb/a<b>", PathRejection::InvalidCharacter),
             ("/kb/{x}", PathRejection::InvalidCharacter),

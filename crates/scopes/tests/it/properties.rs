@@ -1,5 +1,5 @@
 //! Property tests: on random catalogs, grants and requests, the compiled
-//! decision equals a plain-sets reference written straight from DESIGN.md;
+//! decision equals a plain-sets reference written straight from docs/CATALOG.md;
 //! and no input makes the engine panic.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -244,7 +244,7 @@ impl Model {
         s
     }
 
-    // ---- the reference: plain sets, straight from DESIGN.md ----
+    // ---- the reference: plain sets, straight from docs/CATALOG.md ----
 
     fn implies_for(&self, resource: &str) -> Vec<(String, String)> {
         let r = self.resources.iter().find(|r| r.0 == resource).unwrap();

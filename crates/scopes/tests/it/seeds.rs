@@ -1,5 +1,5 @@
-//! What each seed page in `../shared/seeds/` states, checked against its
-//! catalog in `examples/catalogs/`.
+//! What each example product's API page states (the pages the catalogs of
+//! `examples/catalogs/` were written from), checked against its catalog.
 
 use keyward_scopes::{Catalog, GrantError, Outcome};
 

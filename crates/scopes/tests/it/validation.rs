@@ -1,4 +1,4 @@
-//! Every catalog rule of DESIGN.md sections 1, 2 and 8 rejects bad input
+//! Every catalog rule of docs/CATALOG.md rejects bad input
 //! with `file:line:col: message`, and nothing panics.
 
 use super::{catalog, errors, API};

@@ -1,4 +1,4 @@
-//! The pages (DESIGN.md section 6): an operator dashboard at `/dashboard`
+//! The pages (docs/PAGES.md): an operator dashboard at `/dashboard`
 //! and the customer portal at `/portal`, the same key pages behind two ways
 //! in. Server-rendered (askama templates, checked at compile time), every
 //! flow works without JavaScript (the one script only adds a copy button),

@@ -1,4 +1,4 @@
-//! What every page sends and checks (DESIGN.md section 6): security
+//! What every page sends and checks (docs/PAGES.md): security
 //! headers, the session cookies, the client's address (the peer, or the
 //! forwarded one only from a trusted proxy) and the sign-in throttle.
 
@@ -94,7 +94,9 @@ pub fn origin_allowed(headers: &HeaderMap, origin: &str) -> bool {
 /// The client's address: the peer's, or, from a trusted proxy, the last
 /// `X-Forwarded-For` address that is not itself a trusted proxy.
 pub fn client_address(headers: &HeaderMap, peer: Option<SocketAddr>, settings: &PageSettings) -> IpAddr {
-    let peer = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.ip());
+    // An IPv4 client of a dual-stack listener arrives as `::ffff:a.b.c.d`:
+    // it is the IPv4 address, for the trusted proxies and the throttle.
+    let peer = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.ip().to_canonical());
     if !settings.trusts(peer) {
         return peer;
     }
@@ -110,7 +112,7 @@ pub fn client_address(headers: &HeaderMap, peer: Option<SocketAddr>, settings: &
         .collect();
     let mut client = peer;
     for entry in entries.into_iter().rev() {
-        let Ok(address) = entry.trim().parse::<IpAddr>() else {
+        let Ok(address) = entry.trim().parse::<IpAddr>().map(|a| a.to_canonical()) else {
             break;
         };
         client = address;
@@ -153,7 +155,7 @@ impl SignInThrottle {
     }
 
     fn allow_at(&self, client: IpAddr, now: Instant) -> bool {
-        let client = match client {
+        let client = match client.to_canonical() {
             IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
             v4 => v4,
         };
@@ -312,6 +314,16 @@ mod tests {
             "another address of the same /64"
         );
         assert!(throttle.allow("2001:db8:0:1::1".parse().unwrap()));
+        // An IPv4 client seen as IPv4-mapped IPv6 is its IPv4 address, not
+        // one /64 shared by every IPv4 client.
+        for _ in 0..SIGN_IN_ATTEMPTS {
+            assert!(throttle.allow("::ffff:10.0.0.1".parse().unwrap()));
+        }
+        assert!(!throttle.allow("10.0.0.1".parse().unwrap()), "the same client");
+        assert!(
+            throttle.allow("::ffff:10.0.0.2".parse().unwrap()),
+            "another IPv4 client"
+        );
     }
 
     #[test]

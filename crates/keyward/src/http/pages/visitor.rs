@@ -133,7 +133,7 @@ impl FromRequestParts<Arc<AppState>> for Visitor {
             (session, account)
         };
         // Another account is not found, never "forbidden": it learns
-        // nothing (DESIGN.md section 9).
+        // nothing (docs/SECURITY.md).
         let scope = session
             .scope
             .narrowed_to(Some(&account))

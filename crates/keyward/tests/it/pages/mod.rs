@@ -1,4 +1,4 @@
-//! The dashboard and the customer portal (DESIGN.md section 6), driven as
+//! The dashboard and the customer portal (docs/PAGES.md), driven as
 //! people and attackers would: a plain HTTP client for what a browser
 //! hides (`security.rs`), headless Chromium for the flows people follow
 //! (`flows.rs`).

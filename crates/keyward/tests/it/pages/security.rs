@@ -1,4 +1,4 @@
-//! The pages' security rules (DESIGN.md sections 6 and 9), checked with a
+//! The pages' security rules (docs/PAGES.md and docs/SECURITY.md), checked with a
 //! plain HTTP client against the real server: headers, cookies, CSRF and
 //! Origin, portal links, session ends, the sign-in throttle, and the JSON
 //! API refusing the pages' cookies.

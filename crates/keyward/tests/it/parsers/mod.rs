@@ -77,7 +77,9 @@ const SUFFIXES: &[&str] = &[
     "%5D", "[]x", "%",
 ];
 const VALUES: &[&str] = &["=DELETE", "=DEL%45TE", "=", "", "=delete", "=DELETE%00", "=%zz"];
-const BEFORE: &[&str] = &["", "", "a=1&", "a=1;", "a=1#&", "a=1&&", "x[y]=1&", "a=%zz&", "a=%FF&"];
+const BEFORE: &[&str] = &[
+    "", "", "a=1&", "a=1;", "a=1#&", "a=1&&", "x[y]=1&", "a=%zz&", "a=%FF&", "x=%26", "x%26", "?",
+];
 const AFTER: &[&str] = &["", "", "&b=2", ";b=2", "#x", "&_method=DELETE", "&c=%"];
 const ORDINARY: &[&str] = &[
     "method",
@@ -218,6 +220,16 @@ fn real_readings(table: &[String]) -> Vec<(&'static str, Vec<bool>)> {
         (
             "qs",
             run_parser("qs", "node", &[&script("read.cjs"), "qs"], &[("NODE_PATH", &qs)], table),
+        ),
+        (
+            "qs-allow-dots",
+            run_parser(
+                "qs allowDots",
+                "node",
+                &[&script("read.cjs"), "qs-allow-dots"],
+                &[("NODE_PATH", &qs)],
+                table,
+            ),
         ),
         ("rack", run_parser("Rack", "ruby", &[&script("read.rb")], &[], table)),
         (

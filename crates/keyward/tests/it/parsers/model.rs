@@ -11,7 +11,7 @@
 //! application a top-level parameter named `_method`?
 //!
 //! Written for PHP 8.2's `parse_str` (and `$_GET`), Node 20's
-//! `querystring.parse`, `qs` 6.17 with its defaults, Rack 2.2's
+//! `querystring.parse`, `qs` 6.17 with its defaults and with `allowDots`, Rack 2.2's
 //! `parse_nested_query` and Python 3.11's `parse_qsl` with
 //! `keep_blank_values`.
 
@@ -127,6 +127,50 @@ pub fn python(query: &[u8], fold: bool) -> bool {
 /// top-level name is what comes before the first `[`, or, when the name
 /// starts with one, the first balanced bracket group without its brackets.
 pub fn qs(query: &[u8], fold: bool) -> bool {
+    qs_with(query, fold, false)
+}
+
+/// `qs` with `allowDots: true`: a dot outside brackets, followed by
+/// something, opens a bracket group (`a.b` is `a[b]`, `._method` is
+/// `[_method]`).
+pub fn qs_dots(query: &[u8], fold: bool) -> bool {
+    qs_with(query, fold, true)
+}
+
+fn top_level_dots_to_brackets(key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut depth = 0;
+    let mut i = 0;
+    while i < key.len() {
+        let c = key[i];
+        if c == b'[' {
+            depth += 1;
+            out.push(c);
+        } else if c == b']' {
+            if depth > 0 {
+                depth -= 1;
+            }
+            out.push(c);
+        } else if c == b'.' && depth == 0 && i + 1 < key.len() && key[i + 1] != b'.' && key[i + 1] != b'[' {
+            let start = i + 1;
+            let mut j = start;
+            while j < key.len() && key[j] != b'.' && key[j] != b'[' {
+                j += 1;
+            }
+            out.push(b'[');
+            out.extend_from_slice(&key[start..j]);
+            out.push(b']');
+            i = j;
+            continue;
+        } else {
+            out.push(c);
+        }
+        i += 1;
+    }
+    out
+}
+
+fn qs_with(query: &[u8], fold: bool, allow_dots: bool) -> bool {
     let mut clean = Vec::new();
     let mut i = 0;
     while i < query.len() {
@@ -162,6 +206,11 @@ pub fn qs(query: &[u8], fold: bool) -> bool {
         if key.is_empty() {
             return false;
         }
+        let key = if allow_dots {
+            top_level_dots_to_brackets(&key)
+        } else {
+            key
+        };
         is_override(&qs_top(&key), fold)
     })
 }
@@ -263,6 +312,7 @@ pub const PARSERS: &[(&str, Reads)] = &[
     ("php", php),
     ("node-querystring", node_querystring),
     ("qs", qs),
+    ("qs-allow-dots", qs_dots),
     ("rack", rack),
     ("python", python),
 ];
@@ -282,17 +332,30 @@ pub const ALL_STEPS: Steps = Steps {
 
 /// keyward's rule as docs/SECURITY.md states it: pairs at `&` and `;`,
 /// the name before the first `=`, decoded (`+`, `%XX`, `%uXXXX`) up to four
-/// times; after each decoding, cut at NUL, leading spaces and brackets
-/// dropped, ended at the first bracket, `.` and space as `_`, compared
-/// without case.
+/// times; after each decoding, cut at NUL, leading spaces, brackets and
+/// `?` dropped, then either ended at the first bracket with `.` and space
+/// as `_`, or, when it starts with `.`, the dots dropped and ended at the
+/// next bracket or dot; compared without case. And the same again on the
+/// whole query decoded once, twice, up to four times.
 pub fn reference(query: &str, steps: Steps) -> bool {
-    query.split(['&', ';']).any(|pair| {
-        let mut name = pair.split('=').next().unwrap_or_default().as_bytes().to_vec();
-        (0..steps.decodings).any(|_| {
-            name = decode_once(&name, steps.percent_u);
-            reference_name(&name)
-        })
-    })
+    let mut whole = query.as_bytes().to_vec();
+    let rounds = if steps.decodings > 1 { 4 } else { 0 };
+    for round in 0..=rounds {
+        if round > 0 {
+            whole = decode_once(&whole, steps.percent_u);
+        }
+        let found = whole.split(|&b| b == b'&' || b == b';').any(|pair| {
+            let mut name = pair.split(|&b| b == b'=').next().unwrap_or_default().to_vec();
+            (0..steps.decodings).any(|_| {
+                name = decode_once(&name, steps.percent_u);
+                reference_name(&name)
+            })
+        });
+        if found {
+            return true;
+        }
+    }
+    false
 }
 
 fn decode_once(bytes: &[u8], percent_u: bool) -> Vec<u8> {
@@ -335,16 +398,32 @@ fn decode_once(bytes: &[u8], percent_u: bool) -> Vec<u8> {
 
 fn reference_name(name: &[u8]) -> bool {
     let name = name.split(|&b| b == 0).next().unwrap_or_default();
-    let trimmed: &[u8] = {
-        let lead = name.iter().take_while(|&&b| matches!(b, b' ' | b'[' | b']')).count();
-        &name[lead..]
-    };
-    let base: Vec<u8> = trimmed
+    let lead = name
+        .iter()
+        .take_while(|&&b| matches!(b, b' ' | b'[' | b']' | b'?'))
+        .count();
+    let trimmed = &name[lead..];
+    let php: Vec<u8> = trimmed
         .iter()
         .take_while(|&&b| b != b'[' && b != b']')
         .map(|&b| if b == b'.' || b == b' ' { b'_' } else { b })
         .collect();
-    base.eq_ignore_ascii_case(OVERRIDE)
+    if php.eq_ignore_ascii_case(OVERRIDE) {
+        return true;
+    }
+    if trimmed.first() != Some(&b'.') {
+        return false;
+    }
+    let lead = trimmed
+        .iter()
+        .take_while(|&&b| matches!(b, b' ' | b'[' | b']' | b'?' | b'.'))
+        .count();
+    let dotted: Vec<u8> = trimmed[lead..]
+        .iter()
+        .take_while(|&&b| !matches!(b, b'[' | b']' | b'.'))
+        .map(|&b| if b == b' ' { b'_' } else { b })
+        .collect();
+    dotted.eq_ignore_ascii_case(OVERRIDE)
 }
 
 /// Why keyward refuses a query that no modelled parser reads as an
