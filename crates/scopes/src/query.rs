@@ -19,9 +19,9 @@
 //! - leading spaces, `[`, `]` and `?` are dropped (PHP, Rack, qs's
 //!   `ignoreQueryPrefix`, `URLSearchParams`);
 //! - the name ends at the first `[` or `]` (array forms: PHP, qs, Rack);
-//! - `.` and a space read as `_` (PHP), or, when the name starts with
-//!   `.`, the dots dropped and the name ended at the next `.` (qs with
-//!   `allowDots`: `._method` is `[_method]`);
+//! - `.` and a space read as `_` (PHP), or leading dots dropped and the
+//!   name ended at the next `.` (qs with `allowDots`: `._method` is
+//!   `[_method]`, `_method.x` is `_method[x]`);
 //! - the query decoded as a whole, again up to [`MAX_DECODINGS`] times,
 //!   and its pairs read again: an encoded `&`, `;` or `=` (`%26`, `%3B`,
 //!   `%3D`) makes pairs for a proxy that decodes before the API parses;
@@ -160,9 +160,9 @@ fn reads_as_override(name: &[u8]) -> bool {
     if base_is_override(rest, b"[]", true) {
         return true;
     }
-    // qs with `allowDots`: a leading `.` opens a bracket group
-    // (`._method` is `[_method]`).
-    rest.first() == Some(&b'.') && base_is_override(trim_start(rest, b" []?."), b"[].", false)
+    // qs with `allowDots`: a dot opens a bracket group (`._method` is
+    // `[_method]`, `_method.x` is `_method[x]`).
+    base_is_override(trim_start(rest, b" []?."), b"[].", false)
 }
 
 fn trim_start<'n>(name: &'n [u8], drop: &[u8]) -> &'n [u8] {
@@ -295,6 +295,7 @@ mod tests {
             "._method=DELETE",
             "%2E_method=DELETE",
             "._method.=DELETE",
+            "_method.x=DELETE",
             "?_method=DELETE",
             "x=%26_method%3DDELETE",
             "x%26_method=DELETE",
@@ -316,7 +317,6 @@ mod tests {
             "x_method=DELETE",
             "_methods=DELETE",
             "_method_=DELETE",
-            "_method.=DELETE",
             "_method%20=DELETE",
             "__method=DELETE",
             "_m.ethod=DELETE",

@@ -390,7 +390,8 @@ async fn refused(way: Way, nginx: &str, envoy: &str, key: &str, target: &str) ->
 }
 
 /// The fuzz target starts from a sample of the table:
-/// `fuzz/seeds/query_override/table-NNNN`, one query string each. Rewrite
+/// `fuzz/seeds/query_override/table-NNNN`, one query string each (beside
+/// them, inputs the fuzzer once found). Rewrite
 /// them with `KEYWARD_WRITE_SEEDS=1` after changing the table.
 #[test]
 fn the_fuzz_target_is_seeded_with_the_table() {
@@ -402,8 +403,16 @@ fn the_fuzz_target_is_seeded_with_the_table() {
         .map(|(i, query)| (format!("table-{i:04}"), query))
         .collect();
     if std::env::var_os("KEYWARD_WRITE_SEEDS").is_some() {
-        let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).unwrap();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("table-"))
+            {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
         for (name, query) in &sample {
             std::fs::write(dir.join(name), query).unwrap();
         }
@@ -413,8 +422,9 @@ fn the_fuzz_target_is_seeded_with_the_table() {
         .map(|entry| {
             let entry = entry.unwrap();
             let name = entry.file_name().to_string_lossy().into_owned();
-            (name, std::fs::read_to_string(entry.path()).unwrap())
+            (name, std::fs::read_to_string(entry.path()).unwrap_or_default())
         })
+        .filter(|(name, _)| name.starts_with("table-"))
         .collect();
     found.sort();
     assert!(

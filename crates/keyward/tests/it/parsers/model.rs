@@ -334,8 +334,8 @@ pub const ALL_STEPS: Steps = Steps {
 /// the name before the first `=`, decoded (`+`, `%XX`, `%uXXXX`) up to four
 /// times; after each decoding, cut at NUL, leading spaces, brackets and
 /// `?` dropped, then either ended at the first bracket with `.` and space
-/// as `_`, or, when it starts with `.`, the dots dropped and ended at the
-/// next bracket or dot; compared without case. And the same again on the
+/// as `_`, or its leading dots dropped too and ended at the next bracket
+/// or dot; compared without case. And the same again on the
 /// whole query decoded once, twice, up to four times.
 pub fn reference(query: &str, steps: Steps) -> bool {
     let mut whole = query.as_bytes().to_vec();
@@ -410,9 +410,6 @@ fn reference_name(name: &[u8]) -> bool {
         .collect();
     if php.eq_ignore_ascii_case(OVERRIDE) {
         return true;
-    }
-    if trimmed.first() != Some(&b'.') {
-        return false;
     }
     let lead = trimmed
         .iter()
