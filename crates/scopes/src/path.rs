@@ -339,7 +339,7 @@ fn percent_decode(path: &str) -> Result<String, PathRejection> {
     String::from_utf8(out).map_err(|_| PathRejection::NotUtf8)
 }
 
-fn hex_value(c: u8) -> Option<u8> {
+pub(crate) fn hex_value(c: u8) -> Option<u8> {
     match c {
         b'0'..=b'9' => Some(c - b'0'),
         b'a'..=b'f' => Some(c - b'a' + 10),

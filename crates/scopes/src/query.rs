@@ -36,6 +36,8 @@
 
 use std::borrow::Cow;
 
+use crate::path::hex_value;
+
 /// How many times a name is decoded at most.
 pub const MAX_DECODINGS: usize = 4;
 
@@ -246,15 +248,6 @@ fn percent_u(escape: Option<&[u8]>) -> Option<char> {
         .iter()
         .try_fold(0u32, |acc, &d| Some(acc << 4 | u32::from(hex_value(d)?)))?;
     char::from_u32(code)
-}
-
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

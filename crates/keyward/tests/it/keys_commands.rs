@@ -215,17 +215,22 @@ async fn admin_commands_manage_management_keys(t: &TestStore) {
     assert_eq!(empty_name.status.code(), Some(2));
 }
 
+/// `keyward admin list-keys` on the embedded database in `data`.
+fn list_keys(data: &std::path::Path) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["admin", "list-keys", "--data-dir"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
 #[test]
 fn the_embedded_data_directory_is_private() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("fresh-data");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["admin", "list-keys", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    list_keys(&data);
     let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
     let db = data.join("keyward.db");
@@ -234,12 +239,7 @@ fn the_embedded_data_directory_is_private() {
     // A database file an earlier version left readable by others is made
     // private when opened.
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args(["admin", "list-keys", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    list_keys(&data);
     assert_eq!(std::fs::metadata(&db).unwrap().permissions().mode() & 0o777, 0o600);
 }
 
